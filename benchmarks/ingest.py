@@ -1,0 +1,164 @@
+"""Benchmark: read + stage + load N synthetic events into DuckDB, JSON lines and Parquet.
+
+Usage: ``python benchmarks/ingest.py --events 2000000 [--workdir DIR] [--days 30]``.
+Generation runs first; each measurement runs in a fresh child process so that its peak RSS
+is its own. Targets (2 cores): Parquet >= 2,000,000 events/s, JSON lines >= 300,000 events/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+
+EPOCH_2026_07_01 = 1_782_864_000
+
+
+def generate(root: Path, events: int, days: int, files: int) -> None:
+    """Write ``files`` Segment JSON-lines files and as many canonical Parquet files.
+
+    File k is exported on day k and holds that day's events plus about 3% late ones from the
+    one to three days before, as real exports do.
+    """
+    per_file = events // files
+    segment = root / "events" / "segment"
+    feed = root / "events" / "generic" / "canonical"
+    segment.mkdir(parents=True)
+    feed.mkdir(parents=True)
+    (feed / "mapping.yml").write_text(
+        "timestamp: iso8601\ncolumns: {event_id: event_id, event: event, ts: ts,"
+        " user_id: user_id, anonymous_id: anonymous_id, properties: properties}\n"
+    )
+    names = ["Page Viewed", "Signed Up", "Project Created", "Report Shared", "Dashboard Viewed"]
+    for k in range(files):
+        i = pl.int_range(k * per_file, (k + 1) * per_file, eager=True).alias("i")
+        day = k % days
+        late = pl.when((i % 33 == 0) & (day >= 3)).then(1 + i % 3).otherwise(0)
+        seconds = EPOCH_2026_07_01 + (day - late) * 86400 + (i * 7919) % 86400
+        frame = pl.DataFrame(i).with_columns(
+            event_id=pl.format("m-{}", pl.col("i")),
+            user_id=pl.format("u_{}", pl.col("i") % 100_000),
+            anonymous_id=pl.format("anon-{}", pl.col("i") % 250_000),
+            event=pl.lit(pl.Series(names)).gather(pl.col("i") % len(names)),
+            ts=(seconds * 1_000_000).cast(pl.Datetime("us", "UTC")),
+            plan=pl.when(pl.col("i") % 3 == 0).then(pl.lit("trial")).otherwise(pl.lit("team")),
+        )
+        stamp = (date(2026, 7, 1) + timedelta(days=k % days)).isoformat()
+        lines = frame.select(
+            pl.struct(
+                type=pl.lit("track"),
+                messageId="event_id",
+                userId="user_id",
+                anonymousId="anonymous_id",
+                event="event",
+                timestamp=pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                properties=pl.struct(plan="plan", n="i"),
+                context=pl.struct(library=pl.struct(name=pl.lit("analytics.js"))),
+            ).struct.json_encode()
+        )
+        lines.write_csv(
+            segment / f"{stamp}-{k:03d}.jsonl", include_header=False, quote_style="never"
+        )
+        frame.select(
+            "event_id",
+            "event",
+            "ts",
+            "user_id",
+            "anonymous_id",
+            properties=pl.struct(plan="plan", n="i").struct.json_encode(),
+        ).write_parquet(feed / f"{stamp}-{k:03d}.parquet")
+
+
+def measure(root: Path, database: Path, source: str, days: int) -> dict[str, float]:
+    """Stage every file of one source, then load every day's partition; time and RSS."""
+    import duckdb  # noqa: PLC0415
+
+    from journey_mining.ingest import ensure_raw_schema, load_partition, stage_file  # noqa: PLC0415
+    from journey_mining.sources import landing_files  # noqa: PLC0415
+
+    con = duckdb.connect(str(database))
+    ensure_raw_schema(con)
+    files = [f for f in landing_files(root) if f.shape.name == source]
+    start = time.perf_counter()
+    read = loaded = 0
+    for file in files:
+        report = stage_file(con, file.path, landing_root=root)
+        read += report.rows_read
+    staged_at = time.perf_counter()
+    for offset in range(days):
+        day = date(2026, 7, 1) + timedelta(days=offset)
+        loaded += load_partition(con, "product_events", day, source=None).loaded
+    end = time.perf_counter()
+    con.close()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "events": read,
+        "loaded": loaded,
+        "stage_s": staged_at - start,
+        "load_s": end - staged_at,
+        "total_s": end - start,
+        "events_per_s": read / (end - start),
+        "peak_rss_mib": peak_kib / 1024,
+    }
+
+
+def main() -> None:
+    """Generate, then measure JSON lines and Parquet in separate processes."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=2_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--files", type=int, default=0, help="files per format (default: days)")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--measure", choices=["segment", "generic"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        root = args.workdir / "landing"
+        result = measure(root, args.workdir / f"{args.measure}.duckdb", args.measure, args.days)
+        print(json.dumps(result))
+        return
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="journeymap-bench-"))
+    root = workdir / "landing"
+    shutil.rmtree(root, ignore_errors=True)
+    for old in workdir.glob("*.duckdb*"):
+        old.unlink()
+    started = time.perf_counter()
+    generate(root, args.events, args.days, args.files or args.days)
+    print(f"generated {args.events:,} events x 2 formats in {time.perf_counter() - started:.1f}s")
+    for source, label in (("generic", "Parquet"), ("segment", "JSON lines")):
+        output = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--measure",
+                source,
+                "--workdir",
+                str(workdir),
+                "--days",
+                str(args.days),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        figures = json.loads(output.strip().splitlines()[-1])
+        print(
+            f"{label:10s}: {figures['events']:,.0f} events read, {figures['loaded']:,.0f} loaded "
+            f"in {figures['total_s']:.1f}s (stage {figures['stage_s']:.1f}s, partitions "
+            f"{figures['load_s']:.1f}s) = {figures['events_per_s']:,.0f} events/s, "
+            f"peak RSS {figures['peak_rss_mib']:,.0f} MiB"
+        )
+    if args.workdir is None:
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+-- One row per step of each person's chosen attempt: its event and the gap from the step before.
+create or replace temp table _jm_funnel_times as
+select
+    chain.person_key,
+    chain.grp,
+    chain.step,
+    chain.pos,
+    chain.ts_us - lag(chain.ts_us) over (
+        partition by chain.person_key, chain.grp order by chain.step
+    ) as gap_us
+from _jm_funnel_chain as chain
+inner join _jm_funnel_persons as persons
+    on
+        persons.person_key = chain.person_key
+        and persons.grp = chain.grp
+        and persons.start_pos = chain.start_pos

@@ -1,0 +1,65 @@
+"""The dbt project in transforms/ as Dagster assets: one asset per model, keyed [schema, model]."""
+
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.resources import DBT_EXECUTABLE, TRANSFORMS_DIR
+
+dbt_project = DbtProject(project_dir=TRANSFORMS_DIR, profiles_dir=TRANSFORMS_DIR)
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    files = [
+        path
+        for pattern in ("*.sql", "*.yml")
+        for path in project_dir.rglob(pattern)
+        if "target" not in path.parts and "logs" not in path.parts
+    ]
+    return max((path.stat().st_mtime for path in files), default=0.0)
+
+
+def prepare_manifest(project: DbtProject = dbt_project) -> Path:
+    """Parse the dbt project when its manifest is missing or older than any model file.
+
+    dagster-dbt builds the asset graph from ``manifest.json``; parsing here keeps a fresh clone,
+    the CLI and the tests working without a separate ``dbt parse`` step.
+    """
+    manifest = Path(project.manifest_path)
+    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(TRANSFORMS_DIR):
+        return manifest
+    command = [str(DBT_EXECUTABLE), "parse", "--quiet", "--project-dir", str(TRANSFORMS_DIR)]
+    command += ["--profiles-dir", str(TRANSFORMS_DIR), "--target-path", str(manifest.parent)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        msg = f"dbt parse failed in {TRANSFORMS_DIR}:\n{completed.stdout}{completed.stderr}"
+        raise RuntimeError(msg)
+    return manifest
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """Asset key ``[schema, model]`` and group = the model's top folder, by one rule for all."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn", [])
+        return str(fqn[1]) if len(fqn) > 2 else None
+
+
+@dbt_assets(
+    manifest=prepare_manifest(),
+    project=dbt_project,
+    dagster_dbt_translator=LayerTranslator(),
+)
+def transforms(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
+    """Build and test every dbt model; dbt's tests become asset checks."""
+    yield from dbt.cli(["build"], context=context).stream()

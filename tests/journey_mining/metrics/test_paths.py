@@ -1,0 +1,113 @@
+import contextlib
+import io
+import math
+from pathlib import Path
+
+import pytest
+
+from journey_mining.eventlog import read_event_log
+from journey_mining.metrics.paths import dfg, log_summary, variants
+from tests.conftest import SHARED_DATASETS
+from tests.reference.paths_oracle import oracle_dfg, oracle_variants
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "logs"
+XES = {
+    "case_col": "concept:name",
+    "activity_col": "concept:name",
+    "timestamp_col": "time:timestamp",
+}
+CSV = {
+    "case_col": "case:concept:name",
+    "activity_col": "concept:name",
+    "timestamp_col": "time:timestamp",
+}
+LOGS = {
+    "running-example.csv": (SHARED_DATASETS / "running-example.csv", CSV),
+    "running-example.xes": (SHARED_DATASETS / "running-example.xes", XES),
+    "receipt.csv.gz": (SHARED_DATASETS / "receipt.csv.gz", CSV),
+    "tied.csv": (FIXTURES / "tied.csv", CSV),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(LOGS))
+def log(request):
+    path, columns = LOGS[request.param]
+    return read_event_log(path, **columns)
+
+
+def rows(log):
+    return log.con.execute(
+        f"select person_key, event, epoch_us(ts) / 1e6, activity_seq from {log.table}"
+    ).fetchall()
+
+
+def pm4py_frame(log):
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        import pm4py  # noqa: PLC0415
+    frame = log.con.execute(
+        f"select person_key, event, ts from {log.table} order by person_key, ts, activity_seq"
+    ).df()
+    frame["person_key"] = frame["person_key"].astype(object)
+    frame["event"] = frame["event"].astype(object)
+    keys = {"case_id_key": "person_key", "activity_key": "event", "timestamp_key": "ts"}
+    return pm4py, frame, keys
+
+
+def test_variants_match_brute_force_and_shares_sum_to_one(log):
+    found = variants(log.con, table=log.table)
+    assert {v.activities: v.count for v in found} == dict(oracle_variants(rows(log)))
+    assert math.isclose(sum(v.share for v in found), 1.0)
+    assert [v.count for v in found] == sorted((v.count for v in found), reverse=True)
+
+
+def test_dfg_matches_brute_force_counts_and_medians(log):
+    expected = oracle_dfg(rows(log))
+    found = {
+        (e.source, e.target): (e.count, e.median_seconds) for e in dfg(log.con, table=log.table)
+    }
+    assert found.keys() == expected.keys()
+    for pair, (count, median) in expected.items():
+        assert found[pair][0] == count
+        assert math.isclose(found[pair][1], median, abs_tol=1e-6)
+
+
+def test_variants_and_dfg_match_pm4py(log):
+    pm4py, frame, keys = pm4py_frame(log)
+    expected_variants = {tuple(k): v for k, v in pm4py.get_variants(frame, **keys).items()}
+    assert {v.activities: v.count for v in variants(log.con, table=log.table)} == expected_variants
+    graph, starts, ends = pm4py.discover_dfg(frame, **keys)
+    edges = dfg(log.con, table=log.table)
+    assert {(e.source, e.target): e.count for e in edges} == dict(graph)
+    summary = log_summary(log.con, table=log.table)
+    assert summary.start_activities == dict(starts)
+    assert summary.end_activities == dict(ends)
+    performance = pm4py.discover_performance_dfg(frame, **keys)[0]
+    for edge in edges:
+        assert math.isclose(
+            edge.median_seconds, performance[(edge.source, edge.target)]["median"], abs_tol=1e-6
+        )
+
+
+def test_summary_counts_the_running_example():
+    log = read_event_log(*LOGS["running-example.xes"][:1], **XES)
+    summary = log_summary(log.con, table=log.table)
+    assert (summary.cases, summary.events, summary.activities, summary.variants) == (6, 42, 8, 6)
+
+
+def test_tied_timestamps_keep_file_order():
+    log = read_event_log(FIXTURES / "tied.csv", **CSV)
+    labels = {v.label for v in variants(log.con, table=log.table)}
+    assert labels == {
+        "register > check > examine > decide",
+        "register > examine > check > decide",
+        "register > examine > check > decide > decide",
+    }
+
+
+def test_variants_accept_a_polars_frame():
+    import polars as pl  # noqa: PLC0415
+
+    log = read_event_log(FIXTURES / "tied.csv", **CSV)
+    frame = log.con.sql(f"select * from {log.table}").pl()
+    assert isinstance(frame, pl.DataFrame)
+    assert variants(frame) == variants(log.con, table=log.table)

@@ -1,0 +1,317 @@
+"""Build the dbt project on hand-made raw rows and check it against the truth they were written to show."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.reference.rule_eval import eval_compiled, like_matches
+from tests.transforms import fixtures
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+TRANSFORMS_DIR = PROJECT_ROOT / "transforms"
+DBT = Path(sys.executable).with_name("dbt")
+MARTS = (
+    "fct_activities",
+    "dim_persons",
+    "fct_stage_events",
+    "fct_journeys",
+    "fct_mapping_coverage",
+)
+
+
+@dataclass(frozen=True)
+class DbtRun:
+    """One dbt invocation: its exit code, and the run results it wrote."""
+
+    returncode: int
+    output: str
+    results: list[dict[str, Any]]
+
+
+def run_dbt(database: Path, work_dir: Path, *args: str) -> DbtRun:
+    """Run the dbt CLI against ``database`` with target/ and logs/ under ``work_dir``."""
+    env = {
+        **os.environ,
+        "JOURNEYMAP_DUCKDB": str(database),
+        "JOURNEYMAP_DUCKDB_TEMP": str(work_dir / "duckdb_tmp"),
+        "JOURNEYMAP_DUCKDB_MEMORY_LIMIT": "1GB",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    target = work_dir / "target"
+    command = [
+        str(DBT),
+        *args,
+        "--project-dir",
+        str(TRANSFORMS_DIR),
+        "--profiles-dir",
+        str(TRANSFORMS_DIR),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(work_dir / "logs"),
+    ]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    results_file = target / "run_results.json"
+    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
+    return DbtRun(completed.returncode, completed.stdout + completed.stderr, results)
+
+
+def new_database(path: Path, **split: Any) -> Path:
+    """A DuckDB file holding the contract's raw tables with (some of) the fixture rows."""
+    with duckdb.connect(str(path)) as con:
+        fixtures.create_raw_tables(con)
+        fixtures.load_raw(con, **split)
+    return path
+
+
+def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def records(database: Path, sql: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, DbtRun]:
+    """The fixture rows built once with ``dbt build`` (models, data tests and unit tests)."""
+    work_dir = tmp_path_factory.mktemp("dbt_build")
+    database = new_database(work_dir / "journeymap.duckdb")
+    return database, run_dbt(database, work_dir, "build")
+
+
+@pytest.fixture(scope="session")
+def database(built: tuple[Path, DbtRun]) -> Path:
+    path, run = built
+    assert run.returncode == 0, run.output
+    return path
+
+
+def test_build_passes_every_model_data_test_and_unit_test(built: tuple[Path, DbtRun]) -> None:
+    _, run = built
+    assert run.returncode == 0, run.output
+    failed = [
+        result["unique_id"] for result in run.results if result["status"] not in ("success", "pass")
+    ]
+    assert failed == []
+    kinds = {result["unique_id"].split(".")[0] for result in run.results}
+    assert {"model", "test", "unit_test"} <= kinds
+
+
+def test_stitched_persons_equal_fixture_truth(database: Path) -> None:
+    rows = query(
+        database,
+        "select identifier_type, identifier, person_key from intermediate.int_identities_stitched",
+    )
+    found: dict[str, dict[str, set[str]]] = {}
+    for identifier_type, identifier, person_key in rows:
+        kind = {"user_id": "user_ids", "anonymous_id": "anonymous_ids", "contact_id": "contacts"}[
+            identifier_type
+        ]
+        found.setdefault(
+            person_key, {"user_ids": set(), "anonymous_ids": set(), "contacts": set()}
+        )[kind].add(identifier)
+    assert found == fixtures.PERSONS
+
+
+def test_dim_persons_counts_each_merged_person_once(database: Path) -> None:
+    rows = records(database, "select * from marts.dim_persons")
+    assert sorted(row["person_key"] for row in rows) == sorted(fixtures.PERSONS)
+    for row in rows:
+        truth = fixtures.PERSONS[row["person_key"]]
+        assert row["n_user_ids"] == len(truth["user_ids"])
+        assert row["n_anonymous_ids"] == len(truth["anonymous_ids"])
+        assert row["has_crm_contact"] == bool(truth["contacts"])
+
+
+def test_anonymous_id_identified_twice_stays_with_first_user(database: Path) -> None:
+    rows = query(
+        database,
+        "select evidence, is_applied from intermediate.int_identity_links where from_id = 'anon-a7' order by linked_at",
+    )
+    assert rows == [("i-a7-u1", True), ("i-a7-u2", False)]
+
+
+def test_duplicate_event_id_is_kept_once(database: Path) -> None:
+    assert query(
+        database, "select count(*) from marts.fct_activities where event_id = 'e-a1-1'"
+    ) == [(1,)]
+    staged = {
+        row["event_id"]
+        for row in fixtures.PRODUCT_EVENTS
+        if row["event_type"] not in ("identify", "alias")
+    }
+    n_crm = sum(
+        len(fixtures.RAW_ROWS[t])
+        for t in ("crm_activities", "crm_deal_stage_changes", "crm_survey_responses")
+    )
+    assert query(database, "select count(*) from marts.fct_activities") == [(len(staged) + n_crm,)]
+
+
+def test_personas_are_first_match_else_unassigned(database: Path) -> None:
+    rows = query(
+        database, "select person_key, persona_id from intermediate.int_persons_assigned_to_personas"
+    )
+    assert dict(rows) == fixtures.PERSONAS
+
+
+def _property_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _oracle_stage(activity: Mapping[str, Any]) -> str | None:
+    """The first stage (by stage_order) whose compiled rules match, from tests/reference."""
+    properties = {
+        key: _property_text(value) for key, value in json.loads(activity["properties"]).items()
+    }
+    for stage in fixtures.STAGES:
+        clauses = [
+            rule
+            for rule in fixtures.JOURNEY_STAGE_RULES
+            if rule["stage_id"] == stage
+            and rule["activity_source"] == activity["activity_source"]
+            and like_matches(rule["event_like"], activity["event"])
+        ]
+        conditions = [
+            row
+            for row in fixtures.JOURNEY_RULE_CONDITIONS
+            if row["rule_kind"] == "stage"
+            and row["owner_id"] == stage
+            and row["clause_id"] in {clause["clause_id"] for clause in clauses}
+        ]
+        if clauses and eval_compiled(clauses, conditions, properties):
+            return stage
+    return None
+
+
+def test_stage_matching_agrees_with_reference_evaluator(database: Path) -> None:
+    activities = records(
+        database,
+        """
+        select activities.event_id, activities.event, activities.activity_source,
+            activities.properties, matched.stage_id
+        from marts.fct_activities as activities
+        left join intermediate.int_activities_matched_to_stages as matched
+            on activities.event_id = matched.event_id
+        """,
+    )
+    mismatches = [
+        (row["event_id"], row["stage_id"], _oracle_stage(row))
+        for row in activities
+        if row["stage_id"] != _oracle_stage(row)
+    ]
+    assert mismatches == []
+
+
+def test_journeys_show_loops_skips_and_status(database: Path) -> None:
+    rows = query(
+        database, "select person_key, stage_path, furthest_stage_id, status from marts.fct_journeys"
+    )
+    assert {
+        key: (path, furthest, status) for key, path, furthest, status in rows
+    } == fixtures.JOURNEYS
+
+
+def test_loop_counts_two_entries_of_one_stage(database: Path) -> None:
+    rows = query(
+        database,
+        "select stage_id, n_entries from marts.fct_stage_events where person_key = 'u:u2' order by stage_order",
+    )
+    assert rows == [("discover", 2), ("sign_up", 1), ("onboard", 2)]
+
+
+def test_activity_after_window_close_is_outside_the_attempt(database: Path) -> None:
+    rows = query(
+        database,
+        "select n_entries, last_activity_at from marts.fct_stage_events where person_key = 'u:u1' and stage_id = 'evaluate'",
+    )
+    assert rows == [(1, fixtures.at("01-05"))]
+
+
+def test_mapping_coverage_counts_unmatched_activities(database: Path) -> None:
+    unmatched = {
+        row["event_id"]
+        for row in records(
+            database,
+            "select event_id, event, activity_source, properties from marts.fct_activities",
+        )
+        if _oracle_stage(row) is None
+    }
+    rows = query(
+        database,
+        "select sum(n_unmatched_activities), sum(n_activities) from marts.fct_mapping_coverage",
+    )
+    total = query(database, "select count(*) from marts.fct_activities")[0][0]
+    assert rows == [(len(unmatched), total)]
+
+
+def test_status_follows_the_as_of_var(database: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "as_of.duckdb"
+    shutil.copy(database, copy)
+    run = run_dbt(
+        copy,
+        tmp_path,
+        "run",
+        "--select",
+        "int_journey_attempts_opened+",
+        "--vars",
+        '{"as_of": "2026-01-15 00:00:00"}',
+    )
+    assert run.returncode == 0, run.output
+    rows = query(copy, "select person_key, status from marts.fct_journeys")
+    assert dict(rows) == {"u:u1": "converted", "u:u2": "in_progress", "c:c3": "in_progress"}
+
+
+def test_incremental_run_after_new_rows_equals_full_rebuild(database: Path, tmp_path: Path) -> None:
+    incremental = new_database(tmp_path / "incremental.duckdb", before=fixtures.INCREMENTAL_SPLIT)
+    first = run_dbt(incremental, tmp_path, "run")
+    assert first.returncode == 0, first.output
+    stale = (
+        "select count(*) from marts.fct_activities where person_key in ('a:anon-a5', 'a:anon-a8')"
+    )
+    assert query(incremental, stale) == [(2,)]
+
+    with duckdb.connect(str(incremental)) as con:
+        fixtures.load_raw(con, since=fixtures.INCREMENTAL_SPLIT)
+    second = run_dbt(
+        incremental,
+        tmp_path,
+        "run",
+        "--vars",
+        '{"min_date": "2026-03-01", "max_date": "2026-03-05"}',
+    )
+    assert second.returncode == 0, second.output
+    assert query(incremental, stale) == [(0,)]
+
+    with duckdb.connect(str(incremental)) as con:
+        con.execute("attach ? as full_build (read_only)", [str(database)])
+        for table in MARTS:
+            differences = con.execute(
+                f"""
+                select count(*) from (
+                    (select * from marts.{table} except all select * from full_build.marts.{table})
+                    union all
+                    (select * from full_build.marts.{table} except all select * from marts.{table})
+                )
+                """
+            ).fetchone()
+            assert differences == (0,), table

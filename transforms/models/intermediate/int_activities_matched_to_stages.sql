@@ -1,0 +1,167 @@
+{#
+    A table, not a view: three marts and the coverage report read it, and it holds the one
+    expensive join (activities × stage rules × conditions).
+#}
+{{ config(materialized='table') }}
+
+with
+
+activities as (
+
+    select * from {{ ref('fct_activities') }}
+
+),
+
+stages as (
+
+    select * from {{ ref('stg_journey__stages') }}
+
+),
+
+stage_rules as (
+
+    select * from {{ ref('stg_journey__stage_rules') }}
+
+),
+
+conditions as (
+
+    select * from {{ ref('stg_journey__rule_conditions') }}
+    where rule_kind = 'stage'
+
+),
+
+candidate_clauses as (
+
+    select
+        activities.event_id,
+        activities.properties,
+        stage_rules.journey_id,
+        stage_rules.stage_id,
+        stage_rules.clause_id,
+        stage_rules.n_conditions
+
+    from activities
+    inner join stage_rules
+        on activities.activity_source = stage_rules.activity_source
+        and activities.event like stage_rules.event_like escape '\'
+
+),
+
+condition_checks as (
+
+    select
+        candidate_clauses.event_id,
+        candidate_clauses.journey_id,
+        candidate_clauses.stage_id,
+        candidate_clauses.clause_id,
+        conditions.condition_id,
+        {{ rule_condition_group_holds(
+            'conditions.op',
+            rule_condition_holds(
+                'conditions.op',
+                json_extract_text('candidate_clauses.properties', 'conditions.property'),
+                'conditions.value_text',
+                'conditions.value_number',
+            ),
+        ) }} as condition_holds
+
+    from candidate_clauses
+    inner join conditions
+        on candidate_clauses.journey_id = conditions.journey_id
+        and candidate_clauses.stage_id = conditions.owner_id
+        and candidate_clauses.clause_id = conditions.clause_id
+    group by 1, 2, 3, 4, 5
+
+),
+
+clause_scores as (
+
+    select
+        event_id,
+        journey_id,
+        stage_id,
+        clause_id,
+        sum(case when condition_holds then 1 else 0 end) as n_conditions_held
+
+    from condition_checks
+    group by 1, 2, 3, 4
+
+),
+
+matched_clauses as (
+
+    select
+        candidate_clauses.event_id,
+        candidate_clauses.journey_id,
+        candidate_clauses.stage_id
+
+    from candidate_clauses
+    left join clause_scores
+        on candidate_clauses.event_id = clause_scores.event_id
+        and candidate_clauses.journey_id = clause_scores.journey_id
+        and candidate_clauses.stage_id = clause_scores.stage_id
+        and candidate_clauses.clause_id = clause_scores.clause_id
+    where coalesce(clause_scores.n_conditions_held, 0) = candidate_clauses.n_conditions
+
+),
+
+matched_stages as (
+
+    select distinct
+        matched_clauses.event_id,
+        matched_clauses.journey_id,
+        matched_clauses.stage_id,
+        stages.stage_order
+
+    from matched_clauses
+    inner join stages
+        on matched_clauses.journey_id = stages.journey_id
+        and matched_clauses.stage_id = stages.stage_id
+
+),
+
+ranked_stages as (
+
+    select
+        *,
+        row_number() over (
+            partition by event_id, journey_id
+            order by stage_order, stage_id
+        ) as stage_rank,
+        count(*) over (partition by event_id, journey_id) as n_matching_stages
+
+    from matched_stages
+
+),
+
+final as (
+
+    select
+        -- ids
+        activities.event_id,
+        activities.person_key,
+        ranked_stages.journey_id,
+        ranked_stages.stage_id,
+
+        -- dimensions
+        ranked_stages.stage_order,
+        activities.event,
+        activities.channel,
+        activities.activity_source,
+
+        -- measures
+        activities.activity_seq,
+        ranked_stages.n_matching_stages,
+
+        -- timestamps
+        activities.ts
+
+    from ranked_stages
+    inner join activities
+        on ranked_stages.event_id = activities.event_id
+    where ranked_stages.stage_rank = 1
+
+)
+
+select * from final

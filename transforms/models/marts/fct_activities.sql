@@ -1,0 +1,128 @@
+{#
+    Incremental by person: a window brings new activities and new identity links, and every
+    person they touch is rebuilt whole, so back-filled person keys and per-person activity_seq
+    stay equal to a full rebuild. delete+insert on event_id also removes the rows an
+    identifier had under its previous person key.
+#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='event_id',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('int_identity_links') }}
+
+with
+
+activities as (
+
+    select * from {{ ref('int_activities_unioned') }}
+
+),
+
+identities as (
+
+    select * from {{ ref('int_identities_stitched') }}
+
+),
+
+{% if is_incremental() %}
+links as (
+
+    select * from {{ ref('int_identity_links') }}
+
+),
+{% endif %}
+
+activities_with_persons as (
+
+    select
+        activities.*,
+        coalesce(
+            users.person_key,
+            anonymous_ids.person_key,
+            contacts.person_key
+        ) as person_key
+
+    from activities
+    left join identities as users
+        on users.identifier_type = 'user_id'
+        and activities.user_id = users.identifier
+    left join identities as anonymous_ids
+        on anonymous_ids.identifier_type = 'anonymous_id'
+        and activities.anonymous_id = anonymous_ids.identifier
+    left join identities as contacts
+        on contacts.identifier_type = 'contact_id'
+        and activities.contact_id = contacts.identifier
+
+),
+
+{% if is_incremental() %}
+persons_in_window as (
+
+    select person_key from activities_with_persons
+    where {{ incremental_window_holds('ts') }}
+    union
+    select identities.person_key
+    from links
+    inner join identities
+        on links.from_type = identities.identifier_type
+        and links.from_id = identities.identifier
+    where {{ incremental_window_holds('links.linked_at') }}
+    union
+    select identities.person_key
+    from links
+    inner join identities
+        on identities.identifier_type = 'user_id'
+        and links.to_user_id = identities.identifier
+    where {{ incremental_window_holds('links.linked_at') }}
+
+),
+
+scoped_activities as (
+
+    select * from activities_with_persons
+    where person_key in (select person_key from persons_in_window)
+
+),
+{% else %}
+scoped_activities as (
+
+    select * from activities_with_persons
+
+),
+{% endif %}
+
+final as (
+
+    select
+        -- ids
+        event_id,
+        person_key,
+
+        -- dimensions
+        event,
+        channel,
+        properties,
+        source,
+        activity_source,
+        source_file,
+        source_line,
+
+        -- measures
+        row_number() over (
+            partition by person_key
+            order by ts, activity_source, source_file, source_line, event_id
+        ) as activity_seq,
+
+        -- timestamps
+        ts
+
+    from scoped_activities
+
+)
+
+select * from final
