@@ -8,7 +8,8 @@ import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_MODELS = PROJECT_ROOT / "models"
-SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+# copies of ../shared/datasets (pm4py test logs, CC BY 4.0), so tests need nothing outside the repo
+SHARED_DATASETS = PROJECT_ROOT / "tests" / "fixtures" / "datasets"
 
 
 @pytest.fixture

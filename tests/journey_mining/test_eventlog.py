@@ -85,9 +85,7 @@ def test_parquet_with_native_timestamps_and_integer_ids(tmp_path):
 
 
 def test_xes_gzip_flattens_trace_attributes(tmp_path):
-    source = (
-        Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "running-example.xes"
-    )
+    source = Path(__file__).resolve().parents[1] / "fixtures" / "datasets" / "running-example.xes"
     target = tmp_path / "log.xes.gz"
     with source.open("rb") as plain, gzip.open(target, "wb") as packed:
         shutil.copyfileobj(plain, packed)

@@ -12,7 +12,7 @@ from pipelines.analyst_commands import register
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "logs"
-DATASETS = ROOT.parent / "shared" / "datasets"
+DATASETS = ROOT / "tests" / "fixtures" / "datasets"
 
 
 def parser():
