@@ -20,13 +20,15 @@ class RunResults:
 
 def _collect(result: dg.ExecuteInProcessResult, into: dict[str, dict[str, object]]) -> int:
     events = result.get_asset_materialization_events()
+    keys = set()
     for event in events:
         materialization = event.step_materialization_data.materialization
         if materialization is not None:
+            keys.add(materialization.asset_key)
             into["/".join(materialization.asset_key.path)] = {
                 name: value.value for name, value in materialization.metadata.items()
             }
-    return len(events)
+    return len(keys)
 
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
