@@ -11,8 +11,8 @@ has two steps, each one DuckDB transaction:
    and its bookkeeping row in ``landing.files`` (content hash, counts, error). A file whose
    content hash is unchanged is skipped, so re-runs are cheap; a file that changed (say a
    truncated upload completed) replaces its earlier rows, so nothing is doubled.
-2. :func:`load_partition` replaces ``raw.<table>`` rows of one event day (and optionally one
-   source) with the staged rows of that day, keeping one row per key (``KEY_COLUMNS``) across
+2. :func:`load_partitions` replaces ``raw.<table>`` rows of some event days (and optionally one
+   source) with the staged rows of those days, keeping one row per key (``KEY_COLUMNS``) across
    *all* staged files: the occurrence in the file with the smallest ``source_file`` name wins.
    Files are named by export day, so the first delivered copy wins, and the choice does not
    depend on which partitions ran first.
@@ -248,145 +248,253 @@ def stage_file(
         the earlier staged state of the file is kept.
     """
     file = detect(path, landing_root)
-    table = file.shape.table
-    digest = file_hash(path)
-    previous = con.execute(
-        "select content_hash, rows_read, staged, rejected, duplicates_in_file, error, source "
-        "from landing.files where source_file = ?",
-        [file.source_file],
-    ).fetchone()
-    if previous is not None and previous[0] == digest and not force:
-        return FileReport(
-            file.source_file,
-            table,
-            previous[6],
-            previous[1],
-            previous[2],
-            previous[3],
-            previous[4],
-            skipped=True,
-            error=previous[5],
-        )
-    staged_at = _utc_naive(None)
-    con.begin()
-    try:
-        report = _stage(
-            con,
-            file,
-            digest,
-            staged_at,
-            batch_bytes=batch_bytes,
-            max_line_bytes=max_line_bytes,
-            now=now,
-        )
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+    [report] = stage_files(
+        con,
+        [file],
+        force=force,
+        batch_bytes=batch_bytes,
+        max_line_bytes=max_line_bytes,
+        now=now,
+        raise_unreadable=True,
+    )
     return report
 
 
-def _stage(
+def stage_files(
     con: duckdb.DuckDBPyConnection,
+    files: Sequence[LandingFile],
+    *,
+    force: bool = False,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    now: datetime | None = None,
+    files_per_commit: int = 200,
+    raise_unreadable: bool = False,
+) -> list[FileReport]:
+    """Stage many landing files with a few set-based statements per group of files.
+
+    Each group of ``files_per_commit`` files is one transaction: its rows, rejects and
+    bookkeeping are written together, so a crash keeps whole groups or nothing of one. A file
+    whose content hash is already staged is skipped (unless ``force``). A file that cannot be
+    read at all gets a report with ``error`` and keeps its earlier staged state, or with
+    ``raise_unreadable`` raises :class:`LandingFileError`.
+    """
+    names = [f.source_file for f in files]
+    known = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "select source_file, content_hash, rows_read, staged, rejected, "
+            "duplicates_in_file, error, source from landing.files "
+            "where source_file in (select unnest($names::varchar[]))",
+            {"names": names},
+        ).fetchall()
+    }
+    reports: dict[str, FileReport] = {}
+    todo: list[tuple[LandingFile, str]] = []
+    for file in files:
+        digest = file_hash(file.path) if file.path.is_file() else ""
+        previous = known.get(file.source_file)
+        if previous is not None and previous[0] == digest and not force:
+            _, rows_read, staged, rejected, in_file, error, source = previous
+            reports[file.source_file] = FileReport(
+                file.source_file,
+                file.shape.table,
+                source,
+                rows_read,
+                staged,
+                rejected,
+                in_file,
+                skipped=True,
+                error=error,
+            )
+        else:
+            todo.append((file, digest))
+    for start in range(0, len(todo), files_per_commit):
+        group = todo[start : start + files_per_commit]
+        read = [
+            _read_whole(file, digest, batch_bytes, max_line_bytes, now, raise_unreadable)
+            for file, digest in group
+        ]
+        for report in read:
+            if isinstance(report, FileReport):
+                reports[report.source_file] = report
+        parsed = [r for r in read if isinstance(r, _ParsedFile)]
+        con.begin()
+        try:
+            for report in _write_staged(con, parsed, previously=set(known), now=now):
+                reports[report.source_file] = report
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    return [reports[name] for name in names]
+
+
+@dataclass(frozen=True)
+class _ParsedFile:
+    """A landing file read into memory, ready to replace its staged rows."""
+
+    file: LandingFile
+    digest: str
+    source: str
+    rows: pl.DataFrame
+    rejects: pl.DataFrame
+    rows_read: int
+    duplicates: int
+    error: str | None
+
+
+def _read_whole(  # noqa: PLR0917 - private helper called once with every argument
     file: LandingFile,
     digest: str,
-    staged_at: datetime,
-    *,
     batch_bytes: int,
     max_line_bytes: int,
     now: datetime | None,
-) -> FileReport:
+    raise_unreadable: bool,
+) -> _ParsedFile | FileReport:
     table = file.shape.table
-    columns = ", ".join(RAW_COLUMNS[table])
+    try:
+        results = list(
+            read_detected(file, batch_bytes=batch_bytes, max_line_bytes=max_line_bytes, now=now)
+        )
+    except LandingFileError as exc:
+        if raise_unreadable:
+            raise
+        return FileReport(file.source_file, table, file.source, 0, 0, 0, 0, error=str(exc))
+    errors = [str(r.error) for r in results if r.error is not None]
+    return _ParsedFile(
+        file,
+        digest,
+        results[-1].source if results else file.source,
+        pl.concat([r.rows for r in results])
+        if results
+        else pl.DataFrame(schema=RAW_COLUMNS[table]),
+        pl.concat([r.rejects for r in results]) if results else pl.DataFrame(schema=REJECT_SCHEMA),
+        sum(r.rows_read for r in results),
+        sum(r.duplicates for r in results),
+        errors[-1] if errors else None,
+    )
+
+
+def _write_staged(
+    con: duckdb.DuckDBPyConnection,
+    parsed: Sequence[_ParsedFile],
+    *,
+    previously: set[str],
+    now: datetime | None,
+) -> list[FileReport]:
+    """Replace the staged rows of ``parsed`` files, inside the caller's transaction."""
+    if not parsed:
+        return []
+    staged_at = _utc_naive(None)
+    table = parsed[0].file.shape.table
     dated = "event_date" in RAW_COLUMNS[table]
-    dates: set[date] = set()
-    if dated:
-        dates.update(_dates(con, table, file.source_file))
-    con.execute(f"delete from landing.{table} where source_file = ?", [file.source_file])
-    con.execute("delete from raw.rejects where source_file = ?", [file.source_file])
-    rows_read = staged = rejected = duplicates = 0
-    source = file.source
-    error: LandingFileError | None = None
-    batches = read_detected(file, batch_bytes=batch_bytes, max_line_bytes=max_line_bytes, now=now)
-    for result in batches:
-        source = result.source
-        rows_read += result.rows_read
-        staged += result.rows.height
-        rejected += result.rejects.height
-        duplicates += result.duplicates
-        error = result.error or error
-        if result.rows.height:
-            batch = result.rows.to_arrow()
-            con.register("_stage_batch", batch)
+    names = [p.file.source_file for p in parsed]
+    dates: dict[str, set[date]] = {name: set() for name in names}
+    replaced = [name for name in names if name in previously]
+    if replaced:
+        if dated:
+            for name, day in _file_dates(con, table, replaced):
+                dates[name].add(day)
+        con.execute(
+            f"delete from landing.{table} where source_file in (select unnest($n::varchar[]))",
+            {"n": replaced},
+        )
+        con.execute(
+            "delete from raw.rejects where source_file in (select unnest($n::varchar[]))",
+            {"n": replaced},
+        )
+    columns = ", ".join(RAW_COLUMNS[table])
+    rows = pl.concat([p.rows for p in parsed])
+    if rows.height:
+        con.register("_stage_rows", rows.to_arrow())
+        try:
             con.execute(
-                f"insert into landing.{table} ({columns}) select {columns} from _stage_batch"
+                f"insert into landing.{table} ({columns}) select {columns} from _stage_rows"
             )
-            con.unregister("_stage_batch")
-        if result.rejects.height:
-            rejects = result.rejects.to_arrow()
-            con.register("_stage_rejects", rejects)
+        finally:
+            con.unregister("_stage_rows")
+    rejects = pl.concat([p.rejects for p in parsed])
+    if rejects.height:
+        con.register("_stage_rejects", rejects.to_arrow())
+        try:
             con.execute(
                 "insert into raw.rejects select source, source_file, source_line, reason, "
-                "raw_text, ?::timestamp from _stage_rejects",
-                [staged_at],
+                "raw_text, $at::timestamp from _stage_rejects",
+                {"at": staged_at},
             )
+        finally:
             con.unregister("_stage_rejects")
     if dated:
-        dates.update(_dates(con, table, file.source_file))
-        dates.update(_shared_key_dates(con, table, file.source_file))
-    con.execute(
-        "insert or replace into landing.files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            file.source_file,
-            file.shape.name,
+        for name, day in _file_dates(con, table, names, shared_keys=True):
+            dates[name].add(day)
+    bookkeeping = pl.DataFrame(
+        {
+            "source_file": names,
+            "shape": [p.file.shape.name for p in parsed],
+            "target_table": [table] * len(parsed),
+            "source": [p.source for p in parsed],
+            "content_hash": [p.digest for p in parsed],
+            "size_bytes": [
+                p.file.path.stat().st_size if p.file.path.is_file() else 0 for p in parsed
+            ],
+            "export_date": [p.file.export_date for p in parsed],
+            "rows_read": [p.rows_read for p in parsed],
+            "staged": [p.rows.height for p in parsed],
+            "rejected": [p.rejects.height for p in parsed],
+            "duplicates_in_file": [p.duplicates for p in parsed],
+            "error": [p.error for p in parsed],
+        },
+        schema_overrides={"export_date": pl.Date, "error": pl.String},
+    )
+    con.register("_stage_files", bookkeeping.to_arrow())
+    try:
+        con.execute(
+            "insert or replace into landing.files select *, $at::timestamp from _stage_files",
+            {"at": staged_at},
+        )
+    finally:
+        con.unregister("_stage_files")
+    return [
+        FileReport(
+            p.file.source_file,
             table,
-            source,
-            digest,
-            file.path.stat().st_size,
-            file.export_date,
-            rows_read,
-            staged,
-            rejected,
-            duplicates,
-            str(error) if error else None,
-            staged_at,
-        ],
-    )
-    return FileReport(
-        file.source_file,
-        table,
-        source,
-        rows_read,
-        staged,
-        rejected,
-        duplicates,
-        tuple(sorted(dates)),
-        error=str(error) if error else None,
-    )
+            p.source,
+            p.rows_read,
+            p.rows.height,
+            p.rejects.height,
+            p.duplicates,
+            tuple(sorted(dates[p.file.source_file])),
+            error=p.error,
+        )
+        for p in parsed
+    ]
 
 
-def _dates(con: duckdb.DuckDBPyConnection, table: str, source_file: str) -> list[date]:
-    rows = con.execute(
-        f"select distinct event_date from landing.{table} "
-        "where source_file = ? and event_date is not null",
-        [source_file],
-    ).fetchall()
-    return [r[0] for r in rows]
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0
+
+
+def _file_dates(
+    con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str], *, shared_keys: bool = False
+) -> list[tuple[str, date]]:
+    """Event days each file's rows fall on; with ``shared_keys``, also the days of other
+    files' copies of the same keys (partitions whose first copy may have changed)."""
+    mine = f"select * from landing.{table} where source_file in (select unnest($n::varchar[]))"
+    own = f"select distinct source_file, event_date from ({mine}) where event_date is not null"
+    if not shared_keys:
+        return [(r[0], r[1]) for r in con.execute(own, {"n": list(names)}).fetchall()]
+    shared = (
+        f"select distinct mine.source_file, other.event_date from ({mine}) as mine "
+        f"join landing.{table} as other on {_key_match(table, 'other', 'mine')} "
+        "where other.event_date is not null and other.source_file <> mine.source_file"
+    )
+    rows = con.execute(f"{own} union {shared}", {"n": list(names)}).fetchall()
+    return [(r[0], r[1]) for r in rows]
 
 
 def _key_match(table: str, left: str, right: str) -> str:
     return " and ".join(f"{left}.{k} = {right}.{k}" for k in KEY_COLUMNS[table])
-
-
-def _shared_key_dates(con: duckdb.DuckDBPyConnection, table: str, source_file: str) -> list[date]:
-    rows = con.execute(
-        f"select distinct other.event_date from landing.{table} as other "
-        f"semi join (select * from landing.{table} where source_file = $file) as mine "
-        f"on {_key_match(table, 'other', 'mine')} "
-        "where other.source_file <> $file",
-        {"file": source_file},
-    ).fetchall()
-    return [r[0] for r in rows]
 
 
 def load_partition(
@@ -415,37 +523,55 @@ def load_partition(
     PartitionReport
         Counts measured in the database after the insert.
     """
+    days = None if partition_date is None else [partition_date]
+    return load_partitions(con, table, days, source=source, now=now)[0]
+
+
+def load_partitions(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    partition_dates: Sequence[date] | None,
+    *,
+    source: str | None = None,
+    now: datetime | None = None,
+) -> list[PartitionReport]:
+    """Replace many event-day partitions at once: one transaction, one pass over the stage.
+
+    The same rows as :func:`load_partition` per day (a row is kept unless a file with a smaller
+    name staged the same key), but the first-copy test and the counts run once for all days,
+    so a backfill of a quarter costs about what one day does. ``None`` replaces the whole
+    (unpartitioned) table. Reports come back in the order of ``partition_dates``.
+    """
     if table not in RAW_COLUMNS:
         msg = f"{table}: not one of the raw tables {', '.join(TABLES)}"
         raise ValueError(msg)
-    if partition_date is not None and table not in PARTITIONED:
+    if partition_dates is not None and table not in PARTITIONED:
         msg = f"{table}: not partitioned by event day; pass partition_date=None"
         raise ValueError(msg)
-    scope_filters = ["event_date = $day"] if partition_date is not None else []
+    if source is not None and table != "product_events":
+        msg = f"{table}: has no source column; source filtering is for product_events"
+        raise ValueError(msg)
+    days = sorted(set(partition_dates)) if partition_dates is not None else None
     params: dict[str, object] = {}
-    if partition_date is not None:
-        params["day"] = partition_date
+    scope = ["true"]
+    file_scope = ["target_table = $table"]
+    if days is not None:
+        scope.append("event_date in (select unnest($days::date[]))")
+        file_scope.append("export_date in (select unnest($days::date[]))")
+        params["days"] = days
     if source is not None:
-        if table != "product_events":
-            msg = f"{table}: has no source column; source filtering is for product_events"
-            raise ValueError(msg)
-        scope_filters.append("source = $source")
+        scope.append("source = $source")
+        file_scope.append("source = $source")
         params["source"] = source
+    where = " and ".join(scope)
+    stage_where = " and ".join(f"s.{c}" if c != "true" else c for c in scope)
+    day_expr = "event_date" if days is not None else "null::date"
+    export_expr = "export_date" if days is not None else "null::date"
     columns = ", ".join(RAW_COLUMNS[table])
-    where = " and ".join(scope_filters) or "true"
-    stage_where = " and ".join(f"s.{f}" for f in scope_filters) or "true"
     earlier = (
         f"exists (select 1 from landing.{table} as e where {_key_match(table, 'e', 's')} "
         "and e.source_file < s.source_file)"
     )
-    file_filters = ["target_table = $table"]
-    file_params: dict[str, object] = {"table": table}
-    if partition_date is not None:
-        file_filters.append("export_date = $day")
-        file_params["day"] = partition_date
-    if source is not None:
-        file_filters.append("source = $source")
-        file_params["source"] = source
     con.begin()
     try:
         con.execute(f"delete from raw.{table} where {where}", params)
@@ -455,41 +581,45 @@ def load_partition(
             f"where {stage_where} and not {earlier}",
             {**params, "loaded_at": _utc_naive(now)},
         )
-        loaded = _count(con, f"select count(*) from raw.{table} where {where}", params)
-        staged = _count(
-            con, f"select count(*) from landing.{table} as s where {stage_where}", params
+        count = f"select {day_expr}, count(*) from"
+        loaded = _by_day(con, f"{count} raw.{table} where {where} group by all", params)
+        staged = _by_day(
+            con, f"{count} landing.{table} as s where {stage_where} group by all", params
         )
-        rejected, in_file = _pair(
-            con,
-            "select coalesce(sum(rejected), 0), coalesce(sum(duplicates_in_file), 0) "
-            f"from landing.files where {' and '.join(file_filters)}",
-            file_params,
-        )
+        file_rows = con.execute(
+            f"select {export_expr}, coalesce(sum(rejected), 0), "
+            "coalesce(sum(duplicates_in_file), 0) "
+            f"from landing.files where {' and '.join(file_scope)} group by all",
+            {**params, "table": table},
+        ).fetchall()
         con.commit()
     except BaseException:
         con.rollback()
         raise
-    return PartitionReport(
-        table,
-        partition_date,
-        source,
-        rows_read=staged + rejected + in_file,
-        loaded=loaded,
-        rejected=rejected,
-        duplicates_dropped=in_file + staged - loaded,
-    )
+    rejects = {row[0]: (int(row[1]), int(row[2])) for row in file_rows}
+    reports = []
+    wanted: list[date | None] = list(partition_dates) if partition_dates is not None else [None]
+    for day in wanted:
+        rejected, in_file = rejects.get(day, (0, 0))
+        n_staged, n_loaded = staged.get(day, 0), loaded.get(day, 0)
+        reports.append(
+            PartitionReport(
+                table,
+                day,
+                source,
+                rows_read=n_staged + rejected + in_file,
+                loaded=n_loaded,
+                rejected=rejected,
+                duplicates_dropped=in_file + n_staged - n_loaded,
+            )
+        )
+    return reports
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> int:
-    row = con.execute(sql, params).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _pair(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> tuple[int, int]:
-    row = con.execute(sql, params).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
+def _by_day(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]
+) -> dict[date | None, int]:
+    return {row[0]: int(row[1]) for row in con.execute(sql, params).fetchall()}
 
 
 def files_for_partition(
@@ -499,13 +629,15 @@ def files_for_partition(
     *,
     source: str | None = None,
     late_days: int = 3,
+    listing: Sequence[LandingFile] | None = None,
 ) -> list[LandingFile]:
     """Landing files that may hold rows of a partition: exported on D..D+late_days, or undated.
 
-    Sorted by name, which is also the order in which duplicates are resolved.
+    Sorted by name, which is also the order in which duplicates are resolved. ``listing`` is
+    the landing folder listed once by the caller (a backfill asks for every day).
     """
     chosen = []
-    for file in landing_files(landing_root):
+    for file in listing if listing is not None else landing_files(landing_root):
         if file.shape.table != table or (source is not None and file.source != source):
             continue
         if (
@@ -531,8 +663,8 @@ def ingest_partition(
 ) -> LoadReport:
     """Stage the landing files that may hold day D, then replace partition D.
 
-    This is the single call of the daily ingest asset. A file that cannot be read is
-    reported in ``LoadReport.failed_files`` (and left in landing); the others still load.
+    A file that cannot be read is reported in ``LoadReport.failed_files`` (and left in
+    landing); the others still load. ``partition_date=None`` replaces a snapshot table.
 
     Examples
     --------
@@ -540,28 +672,18 @@ def ingest_partition(
     >>> report.rows_read == report.loaded + report.rejected + report.duplicates_dropped
     True
     """
-    ensure_raw_schema(con)
-    reports: list[FileReport] = []
-    for file in files_for_partition(
-        landing_root, table, partition_date, source=source, late_days=late_days
-    ):
-        try:
-            reports.append(
-                stage_file(
-                    con,
-                    file.path,
-                    landing_root=landing_root,
-                    batch_bytes=batch_bytes,
-                    max_line_bytes=max_line_bytes,
-                    now=now,
-                )
-            )
-        except LandingFileError as exc:
-            reports.append(
-                FileReport(file.source_file, table, file.source, 0, 0, 0, 0, error=str(exc))
-            )
-    partition = load_partition(con, table, partition_date, source=source, now=now)
-    return LoadReport(partition, tuple(reports))
+    [report] = _ingest(
+        con,
+        table,
+        None if partition_date is None else [partition_date],
+        landing_root,
+        source=source,
+        late_days=late_days,
+        batch_bytes=batch_bytes,
+        max_line_bytes=max_line_bytes,
+        now=now,
+    )
+    return report
 
 
 def ingest_partitions(
@@ -574,33 +696,49 @@ def ingest_partitions(
     late_days: int = 3,
     now: datetime | None = None,
 ) -> list[LoadReport]:
-    """Stage each file the days need once, then replace each day's partition.
+    """Stage each file the days need once, then replace all the days' partitions at once.
 
-    The same result as ``ingest_partition`` per day, without re-hashing a file for every day
-    it may hold (a backfill of a month touches each file up to ``late_days + 1`` times).
+    The same result as ``ingest_partition`` per day, at the cost of about one day: files are
+    listed, hashed and staged once, and the partitions are replaced in one transaction. This is
+    the single call of the daily ingest asset (a backfill passes its whole range).
     """
+    return _ingest(
+        con, table, list(partition_dates), landing_root, source=source, late_days=late_days, now=now
+    )
+
+
+def _ingest(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    days: list[date] | None,
+    landing_root: Path,
+    *,
+    source: str | None,
+    late_days: int,
+    now: datetime | None,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> list[LoadReport]:
     ensure_raw_schema(con)
-    per_day = {
-        day: files_for_partition(landing_root, table, day, source=source, late_days=late_days)
-        for day in partition_dates
-    }
-    staged: dict[str, FileReport] = {}
-    for files in per_day.values():
-        for file in files:
-            if file.source_file in staged:
-                continue
-            try:
-                staged[file.source_file] = stage_file(
-                    con, file.path, landing_root=landing_root, now=now
-                )
-            except LandingFileError as exc:
-                staged[file.source_file] = FileReport(
-                    file.source_file, table, file.source, 0, 0, 0, 0, error=str(exc)
-                )
-    return [
-        LoadReport(
-            load_partition(con, table, day, source=source, now=now),
-            tuple(staged[file.source_file] for file in files),
+    listing = landing_files(landing_root)
+    wanted: list[date | None] = list(days) if days is not None else [None]
+    per_day = [
+        files_for_partition(
+            landing_root, table, day, source=source, late_days=late_days, listing=listing
         )
-        for day, files in per_day.items()
+        for day in wanted
+    ]
+    needed = {file.source_file: file for files in per_day for file in files}
+    reports = stage_files(
+        con,
+        sorted(needed.values(), key=lambda f: f.source_file),
+        batch_bytes=batch_bytes,
+        max_line_bytes=max_line_bytes,
+        now=now,
+    )
+    staged = {report.source_file: report for report in reports}
+    partitions = load_partitions(con, table, days, source=source, now=now)
+    return [
+        LoadReport(partition, tuple(staged[file.source_file] for file in files))
+        for partition, files in zip(partitions, per_day, strict=True)
     ]

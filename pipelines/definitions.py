@@ -13,6 +13,7 @@ apply_default_environment()
 from pipelines.assets.ingest import crm_contacts, daily_partitions, ingest_assets  # noqa: E402
 from pipelines.assets.journey_models import journey_models  # noqa: E402
 from pipelines.assets.transforms import transforms  # noqa: E402
+from pipelines.progress import progress_logger  # noqa: E402
 
 _writer_tags = {DUCKDB_FILE_TAG: os.environ["JOURNEYMAP_DUCKDB"]}
 
@@ -41,4 +42,5 @@ defs = dg.Definitions(
     jobs=[ingest_job, refresh_job],
     schedules=[daily_ingest_schedule, daily_refresh_schedule],
     resources=build_resources(),
+    loggers={"console": dg.colored_console_logger, "progress": progress_logger},
 )

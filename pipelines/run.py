@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,27 @@ def _collect(result: dg.ExecuteInProcessResult, into: dict[str, dict[str, object
     return len(keys)
 
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}, "progress": {}}}
+
+
+@contextlib.contextmanager
+def _quiet_stdout(log: Path, progress: Callable[[str], None]) -> Iterator[None]:
+    """Send what libraries print (dbt's own log) to ``log``; step ends still reach ``progress``."""
+    from pipelines.progress import reporting_to
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    terminal = sys.stdout
+
+    def report(message: str) -> None:
+        with contextlib.redirect_stdout(terminal):
+            progress(message)
+
+    with (
+        log.open("a", encoding="utf-8") as fh,
+        contextlib.redirect_stdout(fh),
+        reporting_to(report),
+    ):
+        yield
 
 
 def run_everything(
@@ -49,15 +71,17 @@ def run_everything(
         storage.mkdir(parents=True, exist_ok=True)
         instance = dg.DagsterInstance.local_temp(str(storage))
     metadata: dict[str, dict[str, object]] = {}
+    log = home.absolute() / "logs" / f"run-{time.strftime('%Y%m%dT%H%M%S')}.log"
     started = time.perf_counter()
-    ingest = defs.resolve_job_def("ingest_daily").execute_in_process(
-        instance=instance,
-        run_config=QUIET,
-        tags={
-            "dagster/asset_partition_range_start": first_day,
-            "dagster/asset_partition_range_end": last_day,
-        },
-    )
+    with _quiet_stdout(log, progress):
+        ingest = defs.resolve_job_def("ingest_daily").execute_in_process(
+            instance=instance,
+            run_config=QUIET,
+            tags={
+                "dagster/asset_partition_range_start": first_day,
+                "dagster/asset_partition_range_end": last_day,
+            },
+        )
     count = _collect(ingest, metadata)
     progress(
         f"ingest {first_day}..{last_day}: {count} raw tables ({time.perf_counter() - started:.1f}s)"
@@ -68,10 +92,11 @@ def run_everything(
             f"rejected {values.get('rejected')}, duplicates {values.get('duplicates_dropped')}"
         )
     started = time.perf_counter()
-    refresh = defs.resolve_job_def("refresh").execute_in_process(
-        instance=instance, run_config=QUIET
-    )
+    with _quiet_stdout(log, progress):
+        refresh = defs.resolve_job_def("refresh").execute_in_process(
+            instance=instance, run_config=QUIET
+        )
     count = _collect(refresh, metadata)
     seconds = time.perf_counter() - started
     progress(f"refresh: {count} assets (contacts, journey models, dbt) ({seconds:.1f}s)")
-    return RunResults(metadata=metadata)
+    return RunResults(metadata=metadata, outputs={"run log": log})

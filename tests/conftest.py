@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import duckdb
+import polars as pl
 import pytest
+
+if TYPE_CHECKING:
+    from pipelines.run import RunResults
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_MODELS = PROJECT_ROOT / "models"
@@ -16,15 +26,60 @@ SHARED_DATASETS = PROJECT_ROOT / "tests" / "fixtures" / "datasets"
 def journeymap_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every JOURNEYMAP_* variable at a fresh folder under tmp_path."""
     home = tmp_path / "home"
-    values = {
-        "JOURNEYMAP_HOME": home,
-        "JOURNEYMAP_DUCKDB": home / "journeymap.duckdb",
-        "JOURNEYMAP_LANDING": home / "landing",
-        "JOURNEYMAP_OUTPUT": home / "output",
-        "JOURNEYMAP_MODELS": SHIPPED_MODELS,
-        "JOURNEYMAP_DUCKDB_TEMP": home / "duckdb_tmp",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, str(value))
-    monkeypatch.setenv("JOURNEYMAP_DUCKDB_MEMORY_LIMIT", "2GB")
+    for key, value in _environment(home).items():
+        monkeypatch.setenv(key, value)
     return home
+
+
+def _environment(home: Path) -> dict[str, str]:
+    return {
+        "JOURNEYMAP_HOME": str(home),
+        "JOURNEYMAP_DUCKDB": str(home / "journeymap.duckdb"),
+        "JOURNEYMAP_LANDING": str(home / "landing"),
+        "JOURNEYMAP_OUTPUT": str(home / "output"),
+        "JOURNEYMAP_MODELS": str(SHIPPED_MODELS),
+        "JOURNEYMAP_DUCKDB_TEMP": str(home / "duckdb_tmp"),
+        "JOURNEYMAP_DUCKDB_MEMORY_LIMIT": "2GB",
+    }
+
+
+@dataclass(frozen=True)
+class DemoPipeline:
+    """One demo month run through every Dagster asset, shared by the tests that read it."""
+
+    home: Path
+    truth: dict[str, Any]
+    persons: pl.DataFrame
+    results: RunResults
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the run's DuckDB file."""
+        return duckdb.connect(str(self.home / "journeymap.duckdb"), read_only=True)
+
+
+@pytest.fixture(scope="session")
+def demo_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPipeline]:
+    """1,500 demo persons over July, generated and run once per session (about a minute)."""
+    import dagster as dg  # noqa: PLC0415 - only the tests that run the pipeline pay for it
+
+    from journey_mining.demo import generate_demo  # noqa: PLC0415
+    from pipelines.run import run_everything  # noqa: PLC0415
+
+    home = tmp_path_factory.mktemp("demo") / "home"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key, value in _environment(home).items():
+            monkeypatch.setenv(key, value)
+        generate_demo(home, persons=1_500, seed=3, start=date(2026, 7, 1), end=date(2026, 7, 31))
+        results = run_everything(
+            home,
+            "2026-07-01",
+            "2026-07-31",
+            progress=lambda _: None,
+            instance=dg.DagsterInstance.ephemeral(),
+        )
+        yield DemoPipeline(
+            home=home,
+            truth=json.loads((home / "ground_truth.json").read_text()),
+            persons=pl.read_parquet(home / "ground_truth_persons.parquet"),
+            results=results,
+        )

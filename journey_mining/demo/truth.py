@@ -52,6 +52,10 @@ def person_truth(
     ``is_linked_to_contact`` is false for the few persons whose only activities are anonymous
     page views (their sign-up fell after the end): nothing on disk ties them to their contact.
 
+    ``persons_on_disk`` is how many distinct persons the data can show for this one: 1 when
+    every identifier is tied together (an identify), else the contact plus one anonymous
+    visitor per device that never identified. Perfect stitching reproduces exactly this.
+
     ``end_s`` is the as-of instant (the last second of the last day); a window still open
     then marks the person as possibly still progressing.
     """
@@ -119,6 +123,10 @@ def person_truth(
     return truth.with_columns(
         in_progress_at_end=pl.col("window_open_at_end") & (pl.col("furthest_stage") != "purchase"),
         is_linked_to_contact=linked,
+        persons_on_disk=pl.when(pl.col("user_id").is_not_null())
+        .then(1)
+        .otherwise(1 + pl.col("anonymous_ids").list.len())
+        .cast(pl.Int64),
     )
 
 

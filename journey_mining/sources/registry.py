@@ -84,6 +84,8 @@ class LandingFile:
 def relative_name(path: Path, landing_root: Path | None) -> str:
     """The stable ``source_file`` name: the POSIX path relative to the landing root."""
     if landing_root is not None:
+        if ".." not in path.parts and path.is_relative_to(landing_root):
+            return path.relative_to(landing_root).as_posix()
         try:
             return path.resolve().relative_to(landing_root.resolve()).as_posix()
         except ValueError:

@@ -2,6 +2,9 @@
 -- contact) whose activities land under two person keys, a person key with two rows in
 -- dim_persons, or a person with two journeys of the same attempt.
 
+-- Dagster shows it as a check on dim_persons.
+{{ config(meta={'dagster': {'ref': {'name': 'dim_persons'}}}) }}
+
 with
 
 activities as (

@@ -2,6 +2,9 @@
 -- once, or whose n_entries disagrees with the number of visits to that stage: a stage is
 -- counted once per attempt however often it is re-entered.
 
+-- Dagster shows it as a check on fct_stage_events.
+{{ config(meta={'dagster': {'ref': {'name': 'fct_stage_events'}}}) }}
+
 with
 
 stage_events as (
