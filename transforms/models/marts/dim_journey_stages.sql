@@ -1,0 +1,45 @@
+-- One row per stage of each journey model, with the journey's window and designed path, so
+-- the mining layer and the map read stage order, owners, KPI targets and qualitative layers
+-- from one place.
+
+with
+
+stages as (
+
+    select * from {{ ref('stg_journey__stages') }}
+
+),
+
+journeys as (
+
+    select * from {{ ref('stg_journey__models') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        stages.journey_id,
+        stages.stage_id,
+
+        -- dimensions
+        stages.stage_order,
+        stages.stage_name,
+        stages.owner,
+        stages.layers,
+        stages.kpis,
+        journeys.journey_name,
+        journeys.designed_path,
+        stages.stage_id = journeys.final_stage_id as is_final_stage,
+
+        -- measures
+        journeys.window_seconds
+
+    from stages
+    inner join journeys
+        on stages.journey_id = journeys.journey_id
+
+)
+
+select * from final
