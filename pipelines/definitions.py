@@ -14,6 +14,7 @@ from pipelines.assets.ingest import crm_contacts, daily_partitions, ingest_asset
 from pipelines.assets.journey_models import journey_models  # noqa: E402
 from pipelines.assets.transforms import transforms  # noqa: E402
 from pipelines.progress import progress_logger  # noqa: E402
+from pipelines.sensors import landing_files_sensor  # noqa: E402
 
 _writer_tags = {DUCKDB_FILE_TAG: os.environ["JOURNEYMAP_DUCKDB"]}
 
@@ -41,6 +42,7 @@ defs = dg.Definitions(
     assets=[*ingest_assets, crm_contacts, journey_models, transforms],
     jobs=[ingest_job, refresh_job],
     schedules=[daily_ingest_schedule, daily_refresh_schedule],
+    sensors=[landing_files_sensor],
     resources=build_resources(),
     loggers={"console": dg.colored_console_logger, "progress": progress_logger},
 )
