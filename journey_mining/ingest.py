@@ -269,12 +269,14 @@ def stage_files(
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     now: datetime | None = None,
     files_per_commit: int = 200,
+    rows_per_commit: int = 1_000_000,
     raise_unreadable: bool = False,
 ) -> list[FileReport]:
     """Stage many landing files with a few set-based statements per group of files.
 
-    Each group of ``files_per_commit`` files is one transaction: its rows, rejects and
-    bookkeeping are written together, so a crash keeps whole groups or nothing of one. A file
+    Files are written in groups (up to ``files_per_commit`` files or ``rows_per_commit`` rows,
+    which bounds memory), each one transaction: its rows, rejects and bookkeeping are written
+    together, so a crash keeps whole groups or nothing of one. A file
     whose content hash is already staged is skipped (unless ``force``). A file that cannot be
     read at all gets a report with ``error`` and keeps its earlier staged state, or with
     ``raise_unreadable`` raises :class:`LandingFileError`.
@@ -309,24 +311,26 @@ def stage_files(
             )
         else:
             todo.append((file, digest))
-    for start in range(0, len(todo), files_per_commit):
-        group = todo[start : start + files_per_commit]
-        read = [
-            _read_whole(file, digest, batch_bytes, max_line_bytes, now, raise_unreadable)
-            for file, digest in group
-        ]
-        for report in read:
-            if isinstance(report, FileReport):
-                reports[report.source_file] = report
-        parsed = [r for r in read if isinstance(r, _ParsedFile)]
-        con.begin()
-        try:
-            for report in _write_staged(con, parsed, previously=set(known), now=now):
-                reports[report.source_file] = report
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
+    pending: list[_ParsedFile] = []
+    for i, (file, digest) in enumerate(todo):
+        read = _read_whole(file, digest, batch_bytes, max_line_bytes, now, raise_unreadable)
+        if isinstance(read, FileReport):
+            reports[read.source_file] = read
+        else:
+            pending.append(read)
+        rows = sum(p.rows.height for p in pending)
+        if pending and (
+            len(pending) >= files_per_commit or rows >= rows_per_commit or i == len(todo) - 1
+        ):
+            con.begin()
+            try:
+                for report in _write_staged(con, pending, previously=set(known)):
+                    reports[report.source_file] = report
+                con.commit()
+            except BaseException:
+                con.rollback()
+                raise
+            pending = []
     return [reports[name] for name in names]
 
 
@@ -381,7 +385,6 @@ def _write_staged(
     parsed: Sequence[_ParsedFile],
     *,
     previously: set[str],
-    now: datetime | None,
 ) -> list[FileReport]:
     """Replace the staged rows of ``parsed`` files, inside the caller's transaction."""
     if not parsed:
