@@ -40,3 +40,16 @@ def test_every_journey_has_one_of_the_three_statuses(demo_pipeline):
 def test_the_run_log_holds_dbt_output_instead_of_the_terminal(demo_pipeline):
     log = demo_pipeline.results.outputs["run log"]
     assert "Completed successfully" in log.read_text()
+
+
+def test_mapping_coverage_reaches_the_assets_metadata(demo_pipeline):
+    metadata = demo_pipeline.results.metadata["marts/fct_mapping_coverage"]
+    product = metadata["unmatched_share/trial_to_paid/product"]
+    # the demo plants events no stage claims (dashboards, help articles, unknown names)
+    assert 0.2 < product < 0.9
+    with demo_pipeline.connect() as con:
+        [(share,)] = con.execute(
+            "select unmatched_share from marts.fct_mapping_coverage "
+            "where journey_id = 'trial_to_paid' and activity_source = 'product'"
+        ).fetchall()
+    assert product == round(share, 4)
