@@ -39,8 +39,9 @@ committed state (tested with SIGKILL).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -54,6 +55,7 @@ from journey_mining.sources._common import (
     RAW_COLUMNS,
     REJECT_SCHEMA,
     LandingFileError,
+    ReadResult,
 )
 from journey_mining.sources.registry import (
     LandingFile,
@@ -272,14 +274,15 @@ def stage_files(
     rows_per_commit: int = 1_000_000,
     raise_unreadable: bool = False,
 ) -> list[FileReport]:
-    """Stage many landing files with a few set-based statements per group of files.
+    """Stage many landing files, a group of files per transaction.
 
-    Files are written in groups (up to ``files_per_commit`` files or ``rows_per_commit`` rows,
-    which bounds memory), each one transaction: its rows, rejects and bookkeeping are written
-    together, so a crash keeps whole groups or nothing of one. A file
-    whose content hash is already staged is skipped (unless ``force``). A file that cannot be
-    read at all gets a report with ``error`` and keeps its earlier staged state, or with
-    ``raise_unreadable`` raises :class:`LandingFileError`.
+    Each file is read batch by batch (``batch_bytes``) and every batch is inserted as it
+    comes, so memory holds one batch however large the file or the landing folder. A group
+    (up to ``files_per_commit`` files or ``rows_per_commit`` rows) is one transaction: a crash
+    keeps whole groups or nothing of one, and the bookkeeping of a group is one statement. A
+    file whose content hash is already staged is skipped (unless ``force``). A file that
+    cannot be read at all gets a report with ``error`` and keeps its earlier staged state, or
+    with ``raise_unreadable`` raises :class:`LandingFileError`.
     """
     names = [f.source_file for f in files]
     known = {
@@ -311,142 +314,139 @@ def stage_files(
             )
         else:
             todo.append((file, digest))
-    pending: list[_ParsedFile] = []
-    for i, (file, digest) in enumerate(todo):
-        read = _read_whole(file, digest, batch_bytes, max_line_bytes, now, raise_unreadable)
-        if isinstance(read, FileReport):
-            reports[read.source_file] = read
-        else:
-            pending.append(read)
-        rows = sum(p.rows.height for p in pending)
-        if pending and (
-            len(pending) >= files_per_commit or rows >= rows_per_commit or i == len(todo) - 1
-        ):
-            con.begin()
+    group: list[_StagedFile] = []
+    rows_in_group = 0
+    try:
+        for file, digest in todo:
             try:
-                for report in _write_staged(con, pending, previously=set(known)):
-                    reports[report.source_file] = report
+                batches = iter(
+                    read_detected(
+                        file, batch_bytes=batch_bytes, max_line_bytes=max_line_bytes, now=now
+                    )
+                )
+                first = next(batches, None)
+            except LandingFileError as exc:
+                if raise_unreadable:
+                    raise
+                reports[file.source_file] = FileReport(
+                    file.source_file, file.shape.table, file.source, 0, 0, 0, 0, error=str(exc)
+                )
+                continue
+            if not group:
+                con.begin()
+            staged = _StagedFile(file, digest, file.source)
+            if file.source_file in known:
+                _unstage(con, staged)
+            results = itertools.chain([first] if first is not None else [], batches)
+            rows_in_group += _write_batches(con, staged, results)
+            group.append(staged)
+            if len(group) >= files_per_commit or rows_in_group >= rows_per_commit:
+                reports.update(_finish_group(con, group))
                 con.commit()
-            except BaseException:
-                con.rollback()
-                raise
-            pending = []
+                group, rows_in_group = [], 0
+        if group:
+            reports.update(_finish_group(con, group))
+            con.commit()
+    except BaseException:
+        if group:
+            con.rollback()
+        raise
     return [reports[name] for name in names]
 
 
-@dataclass(frozen=True)
-class _ParsedFile:
-    """A landing file read into memory, ready to replace its staged rows."""
+@dataclass
+class _StagedFile:
+    """Counts of one landing file while its batches are written into the stage."""
 
     file: LandingFile
     digest: str
     source: str
-    rows: pl.DataFrame
-    rejects: pl.DataFrame
-    rows_read: int
-    duplicates: int
-    error: str | None
+    rows_read: int = 0
+    staged: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    error: str | None = None
+    dates: set[date] = field(default_factory=set)
+
+    @property
+    def table(self) -> str:
+        return self.file.shape.table
 
 
-def _read_whole(  # noqa: PLR0917 - private helper called once with every argument
-    file: LandingFile,
-    digest: str,
-    batch_bytes: int,
-    max_line_bytes: int,
-    now: datetime | None,
-    raise_unreadable: bool,
-) -> _ParsedFile | FileReport:
-    table = file.shape.table
-    try:
-        results = list(
-            read_detected(file, batch_bytes=batch_bytes, max_line_bytes=max_line_bytes, now=now)
-        )
-    except LandingFileError as exc:
-        if raise_unreadable:
-            raise
-        return FileReport(file.source_file, table, file.source, 0, 0, 0, 0, error=str(exc))
-    errors = [str(r.error) for r in results if r.error is not None]
-    return _ParsedFile(
-        file,
-        digest,
-        results[-1].source if results else file.source,
-        pl.concat([r.rows for r in results])
-        if results
-        else pl.DataFrame(schema=RAW_COLUMNS[table]),
-        pl.concat([r.rejects for r in results]) if results else pl.DataFrame(schema=REJECT_SCHEMA),
-        sum(r.rows_read for r in results),
-        sum(r.duplicates for r in results),
-        errors[-1] if errors else None,
-    )
+def _unstage(con: duckdb.DuckDBPyConnection, staged: _StagedFile) -> None:
+    """Remove what an earlier version of the file staged (remembering the days it touched)."""
+    name = staged.file.source_file
+    if "event_date" in RAW_COLUMNS[staged.table]:
+        staged.dates.update(day for _, day in _file_dates(con, staged.table, [name]))
+    con.execute(f"delete from landing.{staged.table} where source_file = ?", [name])
+    con.execute("delete from raw.rejects where source_file = ?", [name])
 
 
-def _write_staged(
-    con: duckdb.DuckDBPyConnection,
-    parsed: Sequence[_ParsedFile],
-    *,
-    previously: set[str],
-) -> list[FileReport]:
-    """Replace the staged rows of ``parsed`` files, inside the caller's transaction."""
-    if not parsed:
-        return []
+def _write_batches(
+    con: duckdb.DuckDBPyConnection, staged: _StagedFile, results: Iterator[ReadResult]
+) -> int:
+    """Insert each batch as it is read, so memory holds one batch, not the file."""
+    columns = ", ".join(RAW_COLUMNS[staged.table])
     staged_at = _utc_naive(None)
-    table = parsed[0].file.shape.table
-    dated = "event_date" in RAW_COLUMNS[table]
-    names = [p.file.source_file for p in parsed]
-    dates: dict[str, set[date]] = {name: set() for name in names}
-    replaced = [name for name in names if name in previously]
-    if replaced:
-        if dated:
-            for name, day in _file_dates(con, table, replaced):
-                dates[name].add(day)
-        con.execute(
-            f"delete from landing.{table} where source_file in (select unnest($n::varchar[]))",
-            {"n": replaced},
-        )
-        con.execute(
-            "delete from raw.rejects where source_file in (select unnest($n::varchar[]))",
-            {"n": replaced},
-        )
-    columns = ", ".join(RAW_COLUMNS[table])
-    rows = pl.concat([p.rows for p in parsed])
-    if rows.height:
-        con.register("_stage_rows", rows.to_arrow())
-        try:
-            con.execute(
-                f"insert into landing.{table} ({columns}) select {columns} from _stage_rows"
-            )
-        finally:
-            con.unregister("_stage_rows")
-    rejects = pl.concat([p.rejects for p in parsed])
-    if rejects.height:
-        con.register("_stage_rejects", rejects.to_arrow())
-        try:
-            con.execute(
-                "insert into raw.rejects select source, source_file, source_line, reason, "
-                "raw_text, $at::timestamp from _stage_rejects",
-                {"at": staged_at},
-            )
-        finally:
-            con.unregister("_stage_rejects")
-    if dated:
+    written = 0
+    try:
+        for result in results:
+            staged.source = result.source
+            staged.rows_read += result.rows_read
+            staged.staged += result.rows.height
+            staged.rejected += result.rejects.height
+            staged.duplicates += result.duplicates
+            if result.error is not None:
+                staged.error = str(result.error)
+            if result.rows.height:
+                written += result.rows.height
+                con.register("_stage_rows", result.rows.to_arrow())
+                try:
+                    con.execute(
+                        f"insert into landing.{staged.table} ({columns}) "
+                        f"select {columns} from _stage_rows"
+                    )
+                finally:
+                    con.unregister("_stage_rows")
+            if result.rejects.height:
+                con.register("_stage_rejects", result.rejects.to_arrow())
+                try:
+                    con.execute(
+                        "insert into raw.rejects select source, source_file, source_line, "
+                        "reason, raw_text, $at::timestamp from _stage_rejects",
+                        {"at": staged_at},
+                    )
+                finally:
+                    con.unregister("_stage_rejects")
+    except LandingFileError as exc:  # broke off mid-file: keep the readable prefix, as a break
+        staged.error = str(exc)
+    return written
+
+
+def _finish_group(
+    con: duckdb.DuckDBPyConnection, group: Sequence[_StagedFile]
+) -> dict[str, FileReport]:
+    """Record the group's bookkeeping rows and the event days each file touched."""
+    table = group[0].table
+    names = [g.file.source_file for g in group]
+    by_name = {g.file.source_file: g for g in group}
+    if "event_date" in RAW_COLUMNS[table]:
         for name, day in _file_dates(con, table, names, shared_keys=True):
-            dates[name].add(day)
+            by_name[name].dates.add(day)
     bookkeeping = pl.DataFrame(
         {
             "source_file": names,
-            "shape": [p.file.shape.name for p in parsed],
-            "target_table": [table] * len(parsed),
-            "source": [p.source for p in parsed],
-            "content_hash": [p.digest for p in parsed],
-            "size_bytes": [
-                p.file.path.stat().st_size if p.file.path.is_file() else 0 for p in parsed
-            ],
-            "export_date": [p.file.export_date for p in parsed],
-            "rows_read": [p.rows_read for p in parsed],
-            "staged": [p.rows.height for p in parsed],
-            "rejected": [p.rejects.height for p in parsed],
-            "duplicates_in_file": [p.duplicates for p in parsed],
-            "error": [p.error for p in parsed],
+            "shape": [g.file.shape.name for g in group],
+            "target_table": [table] * len(group),
+            "source": [g.source for g in group],
+            "content_hash": [g.digest for g in group],
+            "size_bytes": [_size(g.file.path) for g in group],
+            "export_date": [g.file.export_date for g in group],
+            "rows_read": [g.rows_read for g in group],
+            "staged": [g.staged for g in group],
+            "rejected": [g.rejected for g in group],
+            "duplicates_in_file": [g.duplicates for g in group],
+            "error": [g.error for g in group],
         },
         schema_overrides={"export_date": pl.Date, "error": pl.String},
     )
@@ -454,24 +454,24 @@ def _write_staged(
     try:
         con.execute(
             "insert or replace into landing.files select *, $at::timestamp from _stage_files",
-            {"at": staged_at},
+            {"at": _utc_naive(None)},
         )
     finally:
         con.unregister("_stage_files")
-    return [
-        FileReport(
-            p.file.source_file,
+    return {
+        g.file.source_file: FileReport(
+            g.file.source_file,
             table,
-            p.source,
-            p.rows_read,
-            p.rows.height,
-            p.rejects.height,
-            p.duplicates,
-            tuple(sorted(dates[p.file.source_file])),
-            error=p.error,
+            g.source,
+            g.rows_read,
+            g.staged,
+            g.rejected,
+            g.duplicates,
+            tuple(sorted(g.dates)),
+            error=g.error,
         )
-        for p in parsed
-    ]
+        for g in group
+    }
 
 
 def _size(path: Path) -> int:
