@@ -1,0 +1,163 @@
+"""Conformance of the mined stage paths to the journey model's designed path.
+
+The designed path (``marts.dim_journey_stages.designed_path``) is a strict sequence of distinct
+stages: the one trace the journey's designers intend. Each attempt's stage variant (see
+:mod:`journey_mining.metrics.stage_paths`) is scored against it, and its departures from it are
+classified, so a PM sees how far the real journey is from the intended one, where, and whether
+the people who depart are the ones who are lost.
+
+Fitness and deviations are set-based DuckDB SQL (``journey_mining/sql/conformance_*.sql``).
+pm4py appears only in :func:`process_model_svg`, through :mod:`journey_mining.process_model`,
+and sees only aggregated variants.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from journey_mining.eventlog import read_sql
+from journey_mining.metrics.stage_paths import ALL_PERSONAS, breakdown_variants
+
+__all__ = ["DEVIATION_TYPES", "conformance", "deviations", "process_model_svg"]
+
+DEVIATION_TYPES = ("skipped_stage", "repeated_stage", "out_of_order")
+
+
+def conformance(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """How well the attempts of each breakdown fit the designed path.
+
+    An attempt's trace is its stage variant. Its fitness is alignment fitness against the
+    designed path as a Petri net (a plain sequence): with ``|t|`` visits in the trace, ``|d|``
+    stages in the designed path and ``l`` the length of their longest common subsequence, an
+    optimal alignment has ``l`` synchronous moves and costs ``|t| + |d| - 2l`` log and model
+    moves, so ``fitness = 1 - cost / (|t| + |d|) = 2l / (|t| + |d|)``. This is pm4py's
+    ``fitness_alignments`` per trace (its ``average_trace_fitness`` and ``log_fitness``),
+    computed exactly in SQL. An attempt that stops early is charged model moves for the
+    stages it did not reach, so fitness mixes deviation with incompleteness;
+    ``on_designed_path`` separates the two.
+
+    Parameters
+    ----------
+    con
+        A connection to a database with ``marts.fct_stage_visits``, ``marts.fct_journeys`` and
+        ``marts.dim_journey_stages``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per breakdown, sorted by ``journey_id`` and ``persona_id``:
+
+        - ``journey_id``, ``persona_id`` (``"all"`` for every persona together);
+        - ``persons``: attempts;
+        - ``fitness``: the mean trace fitness, weighted by attempts;
+        - ``log_fitness``: ``1 -`` total cost ``/`` total ``(|t| + |d|)`` over the attempts;
+        - ``perfectly_fitting``: attempts whose trace is the designed path (fitness 1), and
+          ``perfectly_fitting_share`` of ``persons``;
+        - ``on_designed_path``: attempts whose trace is a prefix of the designed path (no
+          deviation so far, finished or not), and ``on_designed_path_share``.
+    """
+    sql = read_sql("conformance_fitness").format(traces=read_sql("stage_paths_stage_traces"))
+    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS}).pl()
+    return frame
+
+
+def deviations(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Where attempts depart from the designed path, by type and stage, and who is lost after.
+
+    Only stages of the designed path are judged; "earlier" and "later" are designed-path
+    order. For an attempt and a designed stage ``s``:
+
+    - ``skipped_stage``: the attempt never visited ``s`` but visited a later designed stage
+      (the ``skipped`` of :func:`~journey_mining.metrics.stage_paths.loops_and_skips`);
+    - ``repeated_stage``: the attempt visited ``s`` more than once, i.e. came back to it after
+      another stage (its ``loops``);
+    - ``out_of_order``: the attempt's first visit to ``s`` came before its first visit to an
+      earlier designed stage that it does visit later (``s`` was done too early). Stages that
+      are simply never visited are skips, not disorder.
+
+    An attempt counts at most once per type and stage, and may show several deviations.
+
+    Parameters
+    ----------
+    con
+        A connection to a database with ``marts.fct_stage_visits``, ``marts.fct_journeys`` and
+        ``marts.dim_journey_stages``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per breakdown, ``deviation`` and ``stage_id`` with at least one attempt
+        affected, sorted by ``journey_id``, ``persona_id``, ``persons_affected`` descending,
+        ``deviation`` and ``designed_position``:
+
+        - ``journey_id``, ``persona_id`` (``"all"`` for every persona together);
+        - ``deviation`` (one of :data:`DEVIATION_TYPES`), ``stage_id``, ``designed_position``;
+        - ``persons_exposed``: attempts that could show the deviation there: for a skip, those
+          that visited a later designed stage; for a repeat or disorder, those that visited
+          ``s``;
+        - ``persons_affected``: attempts with the deviation, and among them ``converted``,
+          ``in_progress`` and ``lost_after`` (status ``dropped``);
+        - ``lost_share = lost_after / (persons_affected - in_progress)``: attempts still in
+          their window are neither lost nor counted in the denominator (FUNNELS.md,
+          censoring); null when every affected attempt is in progress;
+        - ``unaffected_lost_share``: the same share among the exposed attempts without the
+          deviation, the baseline a PM compares ``lost_share`` with.
+    """
+    sql = read_sql("conformance_deviations").format(
+        designed_stages=read_sql("stage_paths_designed_stages")
+    )
+    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS}).pl()
+    return frame
+
+
+def process_model_svg(
+    con: duckdb.DuckDBPyConnection,
+    journey_id: str,
+    persona_id: str,
+    path: str | Path,
+    *,
+    noise_threshold: float = 0.0,
+) -> Path:
+    """Draw the process model that pm4py's inductive miner finds in one breakdown's stage paths.
+
+    The miner sees the breakdown's aggregated stage variants (one trace per variant), never
+    the events. Needs the ``mining`` extra (pm4py) and graphviz's ``dot``.
+
+    Parameters
+    ----------
+    con
+        A connection to a database with ``marts.fct_stage_visits`` and ``marts.fct_journeys``.
+    journey_id, persona_id
+        The breakdown; ``persona_id="all"`` takes every persona.
+    path
+        The SVG file to write (its folder is created).
+    noise_threshold
+        The inductive miner's infrequent-behaviour threshold: 0 keeps every variant's
+        behaviour; about 0.2 draws the main flow only.
+
+    Returns
+    -------
+    Path
+        The SVG file written.
+
+    Raises
+    ------
+    ValueError
+        The breakdown has no attempts.
+    journey_mining.process_model.ProcessModelError
+        pm4py or graphviz is missing, or discovery failed.
+    """
+    from journey_mining.process_model import (  # noqa: PLC0415 (keeps pm4py's seam optional)
+        discover_petri_net,
+        render_process_model,
+    )
+
+    variants = breakdown_variants(con, journey_id, persona_id)
+    if not variants:
+        msg = f"no stage visits for journey {journey_id!r} and persona {persona_id!r}"
+        raise ValueError(msg)
+    model = discover_petri_net(variants, noise_threshold=noise_threshold)
+    return render_process_model(model, path)

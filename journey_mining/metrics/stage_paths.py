@@ -1,0 +1,198 @@
+"""Paths through a journey's stages: variants, the directly-follows graph, loops and skips.
+
+The stage-level event log is ``marts.fct_stage_visits`` (one row per visit; a stage never
+directly follows itself, so a loop is a later visit to an earlier stage). The unit is the
+journey attempt, called "persons" in the columns because an attempt is one person's journey.
+Every figure is per breakdown: ``journey_id`` x ``persona_id``, plus every persona together as
+``persona_id = "all"``.
+
+All work is set-based DuckDB SQL (``journey_mining/sql/stage_paths_*.sql``); Python only sees
+aggregated rows. Variants and edges are defined as in :mod:`journey_mining.metrics.paths` (and
+pm4py's ``get_variants`` and ``discover_dfg``), with the stage visits ordered by
+``visit_number``, never by a timestamp that may tie.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import duckdb
+import polars as pl
+
+from journey_mining.eventlog import read_sql
+from journey_mining.metrics.paths import Variant
+
+__all__ = [
+    "ALL_PERSONAS",
+    "END_NODE",
+    "START_NODE",
+    "breakdown_variants",
+    "event_variants",
+    "loops_and_skips",
+    "stage_dfg",
+    "stage_variants",
+]
+
+ALL_PERSONAS: Final = "all"
+START_NODE: Final = "__start__"
+END_NODE: Final = "__end__"
+
+
+def stage_variants(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every stage variant (the ordered stage visits of an attempt) per breakdown.
+
+    Parameters
+    ----------
+    con
+        A connection (read-only is enough) to a database with ``marts.fct_stage_visits`` and
+        ``marts.fct_journeys``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per breakdown and variant, sorted by ``journey_id``, ``persona_id``, ``rank``:
+
+        - ``journey_id``, ``persona_id`` (``"all"`` for every persona together);
+        - ``rank``: 1 for the most common; ties go to the variant text, in byte order;
+        - ``variant``: the stage ids joined by ``" > "``;
+        - ``n_stages``: the number of visits in the variant (a loop counts its stages again);
+        - ``persons``: attempts that followed it; ``share`` of the breakdown's attempts;
+        - ``cumulative_share``: the share of ranks 1 to ``rank``;
+        - ``in_top_80``: the variant belongs to the smallest set of top-ranked variants that
+          covers at least 80% of the attempts (so exactly the ranks whose previous
+          cumulative share is below 0.8);
+        - ``converted``, ``dropped``, ``in_progress``: the attempts by ``fct_journeys.status``;
+        - ``distinct_variants``: how many variants the breakdown has.
+
+    Examples
+    --------
+    >>> top = stage_variants(con).filter(persona_id="all", in_top_80=True)  # doctest: +SKIP
+    """
+    frame = _variants(con, "stage_paths_stage_traces", top=None)
+    return frame.drop("activities").rename({"length": "n_stages"})
+
+
+def event_variants(con: duckdb.DuckDBPyConnection, top: int = 50) -> pl.DataFrame:
+    """The most common event-level variants per breakdown, and how many variants there are.
+
+    An attempt's event-level variant is the ``event`` names of all the person's activities in
+    ``marts.fct_activities`` from the attempt's ``entered_at`` to the end of its window (or its
+    ``as_of_at``, if earlier), both ends included, ordered by ``(ts, activity_seq)``. Unlike
+    stage variants, consecutive equal events are kept, so these variants are many and long;
+    only the ``top`` of each breakdown are returned.
+
+    Parameters
+    ----------
+    con
+        A connection to a database with ``marts.fct_journeys`` and ``marts.fct_activities``.
+    top
+        How many variants to keep per breakdown (by rank).
+
+    Returns
+    -------
+    polars.DataFrame
+        The columns of :func:`stage_variants`, with ``n_events`` in place of ``n_stages``.
+        ``share``, ``cumulative_share`` and ``in_top_80`` are computed over all the variants
+        before the cut, and ``distinct_variants`` on every row reports how many variants the
+        breakdown has in all (so ``1 - cumulative_share`` of the last row is the share of
+        attempts whose variant is not listed).
+    """
+    if top < 1:
+        msg = f"top must be at least 1, got {top}"
+        raise ValueError(msg)
+    frame = _variants(con, "stage_paths_event_traces", top=top)
+    return frame.drop("activities").rename({"length": "n_events"})
+
+
+def breakdown_variants(
+    con: duckdb.DuckDBPyConnection, journey_id: str, persona_id: str = ALL_PERSONAS
+) -> tuple[Variant, ...]:
+    """The stage variants of one breakdown as :class:`~journey_mining.metrics.paths.Variant`.
+
+    This is the aggregated log that pm4py may see (process discovery, conformance checks).
+
+    Returns
+    -------
+    tuple of Variant
+        In rank order; empty when the breakdown has no attempts.
+    """
+    frame = _variants(con, "stage_paths_stage_traces", top=None).filter(
+        pl.col("journey_id") == journey_id, pl.col("persona_id") == persona_id
+    )
+    return tuple(
+        Variant(tuple(activities), int(persons), float(share))
+        for activities, persons, share in frame.select("activities", "persons", "share").rows()
+    )
+
+
+def stage_dfg(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The directly-follows graph of the stage visits, per breakdown.
+
+    An edge ``source -> target`` occurs once each time a visit to ``source`` is immediately
+    followed, in the same attempt, by a visit to ``target``. Two pseudo-nodes close the graph:
+    ``__start__ -> s`` counts the attempts whose first visit is to ``s`` and ``s -> __end__``
+    the attempts whose last visit is to ``s`` (pm4py's start and end activities).
+
+    Parameters
+    ----------
+    con
+        A connection to a database with ``marts.fct_stage_visits``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per breakdown and edge, sorted by ``journey_id``, ``persona_id``, then
+        ``transitions`` descending, ``source`` and ``target``:
+
+        - ``journey_id``, ``persona_id`` (``"all"`` for every persona together);
+        - ``source``, ``target``: stage ids, or ``"__start__"`` / ``"__end__"``;
+        - ``transitions``: occurrences of the edge (an attempt that loops may repeat one);
+        - ``persons``: distinct attempts with the edge;
+        - ``median_seconds``: the median time from ``source``'s ``visited_at`` to
+          ``target``'s (the mean of the middle two for an even count); null on the
+          pseudo-edges, which have no time.
+    """
+    params = {"all_personas": ALL_PERSONAS, "start_node": START_NODE, "end_node": END_NODE}
+    frame: pl.DataFrame = con.sql(read_sql("stage_paths_dfg"), params=params).pl()
+    return frame
+
+
+def loops_and_skips(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Loops back to and skips of each stage of the designed path, per breakdown.
+
+    Stages are the designed path's (``marts.dim_journey_stages.designed_path``), in its order;
+    "later" means later in that path, whatever the order of the visits.
+
+    Parameters
+    ----------
+    con
+        A connection to a database with ``marts.fct_stage_visits`` and
+        ``marts.dim_journey_stages``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per breakdown and designed stage (zeros included), sorted by ``journey_id``,
+        ``persona_id`` and ``designed_position``:
+
+        - ``journey_id``, ``persona_id`` (``"all"`` for every persona together), ``stage_id``;
+        - ``designed_position``: 1 for the designed path's first stage;
+        - ``reached``: attempts that visited the stage;
+        - ``loops``: attempts that visited it more than once; ``loop_rate = loops / reached``;
+        - ``skipped``: attempts that never visited it but visited a later designed stage;
+        - ``reached_later``: attempts that visited any later designed stage (whether or not
+          they visited this one); ``skip_rate = skipped / reached_later``.
+
+        A rate is null when its denominator is 0.
+    """
+    sql = read_sql("stage_paths_loops_skips").format(
+        designed_stages=read_sql("stage_paths_designed_stages")
+    )
+    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS}).pl()
+    return frame
+
+
+def _variants(con: duckdb.DuckDBPyConnection, traces: str, *, top: int | None) -> pl.DataFrame:
+    sql = read_sql("stage_paths_variants").format(traces=read_sql(traces))
+    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS, "top": top}).pl()
+    return frame
