@@ -78,10 +78,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     summary = generate_demo(home, persons=args.persons, seed=args.seed, progress=note)
     note(f"{summary.events:,} landing events in {summary.files} files ({summary.seconds:.1f}s)")
     note = progress.phase("Running every asset through Dagster (in-process)")
-    from pipelines.run import run_everything
+    from pipelines.run import biggest_losses, run_everything
 
     results = run_everything(home, "2026-07-01", "2026-10-31", progress=note)
     total = time.perf_counter() - progress.started
+    _say("")
+    _say("Where each persona loses the most people (trial_to_paid, all entry months):")
+    for line in biggest_losses(Path(env["JOURNEYMAP_DUCKDB"])):
+        _say(f"  {line}")
     _say("")
     _say(f"Done in {total:.1f}s.")
     _say(f"  DuckDB file:   {env['JOURNEYMAP_DUCKDB']}")

@@ -11,7 +11,13 @@ from pipelines.resources import DUCKDB_FILE_TAG, apply_default_environment, buil
 apply_default_environment()
 
 from pipelines.assets.ingest import crm_contacts, daily_partitions, ingest_assets  # noqa: E402
+from pipelines.assets.journey_map import (  # noqa: E402
+    journey_maps,
+    monthly_snapshot,
+    monthly_snapshot_schedule,
+)
 from pipelines.assets.journey_models import journey_models  # noqa: E402
+from pipelines.assets.mining import mining_assets  # noqa: E402
 from pipelines.assets.transforms import transforms  # noqa: E402
 from pipelines.progress import progress_logger  # noqa: E402
 from pipelines.sensors import landing_files_sensor  # noqa: E402
@@ -29,7 +35,8 @@ ingest_job = dg.define_asset_job(
 refresh_job = dg.define_asset_job(
     "refresh",
     selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*ingest_assets),
-    description="Contacts, journey models, then every dbt model and test.",
+    description="Contacts, journey models, every dbt model and test, the mining figures and "
+    "the journey maps.",
     tags=_writer_tags,
 )
 
@@ -39,9 +46,9 @@ daily_refresh_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[*ingest_assets, crm_contacts, journey_models, transforms],
-    jobs=[ingest_job, refresh_job],
-    schedules=[daily_ingest_schedule, daily_refresh_schedule],
+    assets=[*ingest_assets, crm_contacts, journey_models, transforms, *mining_assets, journey_maps],
+    jobs=[ingest_job, refresh_job, monthly_snapshot],
+    schedules=[daily_ingest_schedule, daily_refresh_schedule, monthly_snapshot_schedule],
     sensors=[landing_files_sensor],
     resources=build_resources(),
     loggers={"console": dg.colored_console_logger, "progress": progress_logger},

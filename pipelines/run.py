@@ -98,5 +98,34 @@ def run_everything(
         )
     count = _collect(refresh, metadata)
     seconds = time.perf_counter() - started
-    progress(f"refresh: {count} assets (contacts, journey models, dbt) ({seconds:.1f}s)")
-    return RunResults(metadata=metadata, outputs={"run log": log})
+    progress(f"refresh: {count} assets (dbt models, mining figures, journey maps) ({seconds:.1f}s)")
+    outputs: dict[str, Path] = {}
+    maps = metadata.get("journey_map/journey_maps", {})
+    for label, field_name in (("journey map", "html"), ("review", "review")):
+        for i, path in enumerate(str(maps.get(field_name, "")).split(", ")):
+            if path:
+                outputs[label if i == 0 else f"{label} {i + 1}"] = Path(path)
+    outputs["run log"] = log
+    return RunResults(metadata=metadata, outputs=outputs)
+
+
+def biggest_losses(database: Path) -> list[str]:
+    """Per persona, the stage that loses the most people (all entry months): the headline."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        rows = con.execute(
+            "select persona_id, stage_id, lost_here, conversion_rate, conversion_low, "
+            "conversion_high, conversion_n from mining.stage_funnel where cohort = 'all' "
+            "qualify row_number() over (partition by journey_id, persona_id "
+            "order by lost_here desc, stage_order) = 1 order by persona_id = 'all' desc, 1"
+        ).fetchall()
+    lines = []
+    for persona, stage, lost, rate, low, high, n in rows:
+        conversion = (
+            f"converts {rate:.1%} (95% CI {low:.1%}-{high:.1%}, n={n:,})"
+            if rate is not None
+            else "final stage"
+        )
+        lines.append(f"{persona}: loses most at {stage} ({lost:,} lost; {conversion})")
+    return lines

@@ -1,0 +1,239 @@
+"""The map's sentiment line: NPS, CSAT, CES and support tickets, attributed to stages.
+
+A survey answer or a ticket says something about the stage the person was in when it happened,
+so each is attributed to the latest stage visit of the person's journey attempt at or before
+its timestamp. Only activities inside an attempt count (from ``entered_at`` to the window's
+close or the as-of time, whichever is first, both included); the rest belong to no stage. Each
+figure carries its n and a 95% interval, per journey, persona (plus ``'all'``) and entry month
+(plus ``'all'``).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from journey_mining.metrics.stage_funnel import ALL, ATTEMPT_CTES, BREAKDOWN_KEYS
+from journey_mining.metrics.stats import (
+    mean_interval,
+    nps_interval,
+    poisson_rate_interval,
+)
+
+__all__ = ["METRICS", "stage_sentiment"]
+
+METRICS = ("nps", "csat", "ces", "tickets_per_100")
+
+_SENTIMENT_SQL = (
+    ATTEMPT_CTES
+    + """,
+
+signals as (
+    select
+        event_id,
+        person_key,
+        ts,
+        event = $ticket_event as is_ticket,
+        json_extract_string(properties, '$.survey_type') as survey_type,
+        try_cast(json_extract_string(properties, '$.score') as double) as score
+    from marts.fct_activities
+    where event = $ticket_event or event = $survey_event
+),
+
+attributed as (
+    select
+        attempts.journey_id,
+        attempts.person_key,
+        attempts.attempt_number,
+        signals.event_id,
+        any_value(signals.is_ticket) as is_ticket,
+        any_value(signals.survey_type) as survey_type,
+        any_value(signals.score) as score,
+        arg_max(visits_in_window.stage_id, visits_in_window.visit_number) as stage_id
+    from signals
+    inner join attempts
+        on signals.person_key = attempts.person_key
+        and signals.ts >= attempts.entered_at
+        and signals.ts <= attempts.window_closes_at
+        and signals.ts <= attempts.as_of_at
+    inner join visits_in_window
+        on attempts.journey_id = visits_in_window.journey_id
+        and attempts.person_key = visits_in_window.person_key
+        and attempts.attempt_number = visits_in_window.attempt_number
+        and visits_in_window.visited_at <= signals.ts
+    group by all
+),
+
+grouped as (
+    select
+        attempt_groups.journey_id,
+        attempt_groups.persona_id,
+        attempt_groups.cohort,
+        attributed.stage_id,
+        count(*) filter (where attributed.is_ticket) as tickets,
+        count(*) filter (
+            where attributed.survey_type = 'nps' and attributed.score between 0 and 10
+        ) as nps_n,
+        count(*) filter (
+            where attributed.survey_type = 'nps' and attributed.score between 9 and 10
+        ) as promoters,
+        count(*) filter (
+            where attributed.survey_type = 'nps' and attributed.score between 0 and 6
+        ) as detractors,
+        count(attributed.score) filter (where attributed.survey_type = 'csat') as csat_n,
+        avg(attributed.score) filter (where attributed.survey_type = 'csat') as csat_mean,
+        stddev_samp(attributed.score) filter (where attributed.survey_type = 'csat') as csat_sd,
+        count(attributed.score) filter (where attributed.survey_type = 'ces') as ces_n,
+        avg(attributed.score) filter (where attributed.survey_type = 'ces') as ces_mean,
+        stddev_samp(attributed.score) filter (where attributed.survey_type = 'ces') as ces_sd
+    from attributed
+    inner join attempt_groups
+        on attributed.journey_id = attempt_groups.journey_id
+        and attributed.person_key = attempt_groups.person_key
+        and attributed.attempt_number = attempt_groups.attempt_number
+    group by all
+),
+
+reach as (
+    select
+        attempt_groups.journey_id,
+        attempt_groups.persona_id,
+        attempt_groups.cohort,
+        stages_reached.stage_id,
+        count(*) as reached
+    from attempt_groups
+    inner join stages_reached
+        on attempt_groups.journey_id = stages_reached.journey_id
+        and attempt_groups.person_key = stages_reached.person_key
+        and attempt_groups.attempt_number = stages_reached.attempt_number
+    group by all
+),
+
+breakdown_stages as (
+    select distinct
+        attempt_groups.journey_id,
+        attempt_groups.persona_id,
+        attempt_groups.cohort,
+        stages.stage_id,
+        stages.stage_order
+    from attempt_groups
+    inner join marts.dim_journey_stages as stages
+        on attempt_groups.journey_id = stages.journey_id
+)
+
+select
+    breakdown_stages.*,
+    coalesce(reach.reached, 0) as reached,
+    coalesce(grouped.tickets, 0) as tickets,
+    coalesce(grouped.nps_n, 0) as nps_n,
+    coalesce(grouped.promoters, 0) as promoters,
+    coalesce(grouped.detractors, 0) as detractors,
+    coalesce(grouped.csat_n, 0) as csat_n,
+    grouped.csat_mean,
+    grouped.csat_sd,
+    coalesce(grouped.ces_n, 0) as ces_n,
+    grouped.ces_mean,
+    grouped.ces_sd
+from breakdown_stages
+left join reach
+    on breakdown_stages.journey_id = reach.journey_id
+    and breakdown_stages.persona_id = reach.persona_id
+    and breakdown_stages.cohort = reach.cohort
+    and breakdown_stages.stage_id = reach.stage_id
+left join grouped
+    on breakdown_stages.journey_id = grouped.journey_id
+    and breakdown_stages.persona_id = grouped.persona_id
+    and breakdown_stages.cohort = grouped.cohort
+    and breakdown_stages.stage_id = grouped.stage_id
+"""
+)
+
+_KEYS = (*BREAKDOWN_KEYS, "stage_id", "stage_order")
+
+
+def _metric(name: str, n: pl.Expr, value: pl.Expr, low: pl.Expr, high: pl.Expr) -> list[pl.Expr]:
+    return [
+        *(pl.col(k) for k in _KEYS),
+        pl.lit(name).alias("metric"),
+        n.cast(pl.Int64).alias("n"),
+        pl.when(n > 0).then(value).cast(pl.Float64).alias("value"),
+        low.cast(pl.Float64).alias("low"),
+        high.cast(pl.Float64).alias("high"),
+    ]
+
+
+def stage_sentiment(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    survey_event: str = "survey_responded",
+    ticket_event: str = "ticket_opened",
+) -> pl.DataFrame:
+    """NPS, CSAT, CES and tickets per 100 attempts, per stage, persona and entry month.
+
+    Survey answers are ``survey_event`` activities of ``marts.fct_activities`` whose
+    ``properties`` hold ``survey_type`` (``nps``, ``csat`` or ``ces``) and a numeric
+    ``score``; tickets are ``ticket_event`` activities. Each is attributed to the latest stage
+    visit (by ``visit_number``) with ``visited_at <= ts`` in the person's attempt containing
+    ``ts``; in several journeys' attempts at once, it counts once in each journey.
+
+    Parameters
+    ----------
+    con
+        A connection to the database holding the ``marts`` schema.
+    survey_event, ticket_event
+        The event names of survey answers and of opened support tickets.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per journey x persona x cohort x stage (every stage of the journey model) x
+        ``metric``, sorted by those: ``stage_id``, ``stage_order``, ``metric``, ``n``,
+        ``value``, ``low``, ``high`` (value and bounds null when ``n`` is 0, bounds also when
+        the method needs more data):
+
+        - ``nps``: n answers scored 0-10; value = % promoters (9-10) - % detractors (0-6),
+          -100..100; interval: adjusted Wald (Rocks 2016: n + 3, 3/4 added to promoters and
+          to detractors);
+        - ``csat``, ``ces``: n answers; value = mean score; interval: Student t,
+          ``mean ± t(n-1) · sd / sqrt(n)`` (null for n < 2);
+        - ``tickets_per_100``: n = attempts that reached the stage (visited it at all within
+          the window); value = tickets opened while in the stage per 100 of them; interval:
+          Poisson score interval of the ticket count, per 100 attempts.
+    """
+    frame: pl.DataFrame = con.sql(
+        _SENTIMENT_SQL,
+        params={"all": ALL, "survey_event": survey_event, "ticket_event": ticket_event},
+    ).pl()
+    nps_low, nps_high = nps_interval("promoters", "detractors", "nps_n")
+    csat_low, csat_high = mean_interval("csat_mean", "csat_sd", "csat_n")
+    ces_low, ces_high = mean_interval("ces_mean", "ces_sd", "ces_n")
+    tickets_low, tickets_high = poisson_rate_interval("tickets", "reached", per=100.0)
+    parts = [
+        frame.select(
+            _metric(
+                "nps",
+                pl.col("nps_n"),
+                100 * (pl.col("promoters") - pl.col("detractors")) / pl.col("nps_n"),
+                nps_low,
+                nps_high,
+            )
+        ),
+        frame.select(_metric("csat", pl.col("csat_n"), pl.col("csat_mean"), csat_low, csat_high)),
+        frame.select(_metric("ces", pl.col("ces_n"), pl.col("ces_mean"), ces_low, ces_high)),
+        frame.select(
+            _metric(
+                "tickets_per_100",
+                pl.col("reached"),
+                100 * pl.col("tickets") / pl.col("reached"),
+                tickets_low,
+                tickets_high,
+            )
+        ),
+    ]
+    order = pl.Enum(METRICS)
+    return (
+        pl.concat(parts)
+        .with_columns(pl.col("metric").cast(order))
+        .sort(*BREAKDOWN_KEYS, "stage_order", "stage_id", "metric")
+        .with_columns(pl.col("metric").cast(pl.String))
+    )

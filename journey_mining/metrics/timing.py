@@ -1,0 +1,233 @@
+"""How long each stage of the journey map takes: to the next stage, and before people leave.
+
+Stalls are a pain point the map has to show, and a median over converters alone hides the
+people still waiting. So besides the converters' median and p90, a Kaplan-Meier median counts
+everyone who reached the stage in order, the not-yet-converted as censored. Times come from the
+same ordered chain as :func:`journey_mining.metrics.stage_funnel.stage_funnel`, per journey,
+persona (plus ``'all'``) and entry month (plus ``'all'``).
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from journey_mining.metrics.stage_funnel import ALL, ATTEMPT_CTES, BREAKDOWN_KEYS
+from journey_mining.metrics.stats import km_median
+
+__all__ = ["stage_timing"]
+
+_SECONDS_PER_HOUR = 3600.0
+
+_STEP_DURATIONS = """,
+
+chain_durations as (
+    select
+        chain.journey_id,
+        chain.person_key,
+        chain.attempt_number,
+        chain.step,
+        next_step.reached_at is not null as converted,
+        (
+            epoch_us(
+                coalesce(
+                    next_step.reached_at, least(attempts.window_closes_at, attempts.as_of_at)
+                )
+            )
+            - epoch_us(chain.reached_at)
+        ) / 1e6 as duration_s
+    from chain
+    inner join attempts
+        on chain.journey_id = attempts.journey_id
+        and chain.person_key = attempts.person_key
+        and chain.attempt_number = attempts.attempt_number
+    left join chain as next_step
+        on chain.journey_id = next_step.journey_id
+        and chain.person_key = next_step.person_key
+        and chain.attempt_number = next_step.attempt_number
+        and next_step.step = chain.step + 1
+),
+
+grouped_durations as (
+    select
+        attempt_groups.journey_id,
+        attempt_groups.persona_id,
+        attempt_groups.cohort,
+        chain_durations.step,
+        chain_durations.converted,
+        chain_durations.duration_s
+    from chain_durations
+    inner join attempt_groups
+        on chain_durations.journey_id = attempt_groups.journey_id
+        and chain_durations.person_key = attempt_groups.person_key
+        and chain_durations.attempt_number = attempt_groups.attempt_number
+    inner join path_steps
+        on chain_durations.journey_id = path_steps.journey_id
+        and chain_durations.step = path_steps.step
+    where chain_durations.step < path_steps.n_steps
+)
+"""
+
+_TIMING_SQL = (
+    ATTEMPT_CTES
+    + _STEP_DURATIONS
+    + """,
+
+breakdowns as (
+    select distinct journey_id, persona_id, cohort from attempt_groups
+),
+
+timed_steps as (
+    select
+        breakdowns.journey_id,
+        breakdowns.persona_id,
+        breakdowns.cohort,
+        path_steps.stage_id,
+        path_steps.step,
+        lead(path_steps.stage_id) over (
+            partition by breakdowns.journey_id, breakdowns.persona_id, breakdowns.cohort
+            order by path_steps.step
+        ) as next_stage_id,
+        path_steps.n_steps
+    from breakdowns
+    inner join path_steps
+        on breakdowns.journey_id = path_steps.journey_id
+),
+
+conversion_times as (
+    select
+        journey_id,
+        persona_id,
+        cohort,
+        step,
+        count(*) as converters,
+        quantile_cont(duration_s, 0.5) as median_s,
+        quantile_cont(duration_s, 0.9) as p90_s
+    from grouped_durations
+    where converted
+    group by journey_id, persona_id, cohort, step
+),
+
+dropoff_times as (
+    select
+        attempt_groups.journey_id,
+        attempt_groups.persona_id,
+        attempt_groups.cohort,
+        stage_events.stage_id,
+        count(*) as dropoffs,
+        quantile_cont(
+            (epoch_us(stage_events.last_activity_at) - epoch_us(stage_events.first_reached_at))
+            / 1e6,
+            0.5
+        ) as dropoff_median_s
+    from attempt_groups
+    inner join marts.fct_stage_events as stage_events
+        on attempt_groups.journey_id = stage_events.journey_id
+        and attempt_groups.person_key = stage_events.person_key
+        and attempt_groups.attempt_number = stage_events.attempt_number
+        and attempt_groups.furthest_stage_id = stage_events.stage_id
+    where attempt_groups.status = 'dropped'
+    group by all
+)
+
+select
+    timed_steps.journey_id,
+    timed_steps.persona_id,
+    timed_steps.cohort,
+    timed_steps.stage_id,
+    stages.stage_order,
+    timed_steps.step,
+    timed_steps.next_stage_id,
+    coalesce(conversion_times.converters, 0) as converters,
+    conversion_times.median_s / $hour as median_hours,
+    conversion_times.p90_s / $hour as p90_hours,
+    coalesce(dropoff_times.dropoffs, 0) as dropoffs,
+    dropoff_times.dropoff_median_s / $hour as dropoff_median_hours_in_stage
+from timed_steps
+left join conversion_times
+    on timed_steps.journey_id = conversion_times.journey_id
+    and timed_steps.persona_id = conversion_times.persona_id
+    and timed_steps.cohort = conversion_times.cohort
+    and timed_steps.step = conversion_times.step
+left join dropoff_times
+    on timed_steps.journey_id = dropoff_times.journey_id
+    and timed_steps.persona_id = dropoff_times.persona_id
+    and timed_steps.cohort = dropoff_times.cohort
+    and timed_steps.stage_id = dropoff_times.stage_id
+left join marts.dim_journey_stages as stages
+    on timed_steps.journey_id = stages.journey_id
+    and timed_steps.stage_id = stages.stage_id
+where timed_steps.step < timed_steps.n_steps
+"""
+)
+
+_KM_INPUT_SQL = (
+    ATTEMPT_CTES
+    + _STEP_DURATIONS
+    + """
+select journey_id, persona_id, cohort, step, duration_s, converted, count(*) as n
+from grouped_durations
+group by all
+"""
+)
+
+_COLUMNS = (
+    *BREAKDOWN_KEYS,
+    "stage_id",
+    "stage_order",
+    "step",
+    "next_stage_id",
+    "converters",
+    "median_hours",
+    "p90_hours",
+    "km_n",
+    "km_median_hours",
+    "dropoffs",
+    "dropoff_median_hours_in_stage",
+)
+
+
+def stage_timing(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Time to the next designed stage and time in stage before drop-off.
+
+    Parameters
+    ----------
+    con
+        A connection to the database holding the ``marts`` schema.
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per journey x persona x cohort x designed stage except the final one, sorted
+        by those and ``step``:
+
+        - ``stage_id``, ``stage_order``, ``step`` and ``next_stage_id`` (the next stage of
+          the designed path);
+        - ``converters``: attempts whose ordered chain went on to the next stage (the funnel's
+          ``converted``); ``median_hours`` and ``p90_hours`` of their time from reaching this
+          stage to reaching the next, both taken from the chain (FUNNELS.md: the gaps between
+          the chain's step visits), by linear interpolation (even n: mean of the middle two);
+        - ``km_n`` and ``km_median_hours``: the Kaplan-Meier median over every attempt that
+          reached the stage in order (``km_n`` of them). Converters are events; attempts still
+          in their window are censored at the as-of time, and attempts whose window closed
+          without converting are censored at the window's close, the last moment they could
+          have converted. The estimate is therefore the time by which half of those who reach
+          the stage reach the next one within the window; it is null when, counting the
+          censored, fewer than half are estimated to get there;
+        - ``dropoffs``: the attempts lost here (the funnel's ``lost_here``: furthest stage,
+          journey status ``'dropped'``); ``dropoff_median_hours_in_stage``: the median of
+          their time from first reaching the stage to their last activity in it.
+    """
+    params = {"all": ALL}
+    timing: pl.DataFrame = con.sql(_TIMING_SQL, params={**params, "hour": _SECONDS_PER_HOUR}).pl()
+    durations: pl.DataFrame = con.sql(_KM_INPUT_SQL, params=params).pl()
+    keys = [*BREAKDOWN_KEYS, "step"]
+    km = km_median(
+        durations, by=keys, duration="duration_s", event="converted", weight="n"
+    ).with_columns(km_median_hours=pl.col("km_median") / _SECONDS_PER_HOUR)
+    return (
+        timing.join(km.drop("km_median"), on=keys, how="left")
+        .with_columns(pl.col("km_n").fill_null(0))
+        .select(_COLUMNS)
+        .sort(*keys)
+    )

@@ -1,0 +1,129 @@
+"""marts.* -> mining.*: the figures of the journey map, one table per metric.
+
+Every metric is a function of ``journey_mining.metrics`` that reads the marts through a DuckDB
+connection (set-based SQL; only aggregates reach Python) and returns a Polars frame; the asset
+stores it as ``mining.<name>``, replacing the previous refresh, and reports its row count.
+Dated history is kept by the journey-map snapshot, not here.
+"""
+
+from collections.abc import Callable
+
+import dagster as dg
+import duckdb
+import polars as pl
+from dagster import AssetExecutionContext
+
+from journey_mining.journey_map import stage_channel_mix, stage_top_actions
+from journey_mining.metrics.conformance import conformance, deviations
+from journey_mining.metrics.sentiment import stage_sentiment
+from journey_mining.metrics.stage_funnel import stage_funnel
+from journey_mining.metrics.stage_paths import (
+    event_variants,
+    loops_and_skips,
+    stage_dfg,
+    stage_variants,
+)
+from journey_mining.metrics.timing import stage_timing
+from pipelines.resources import DuckDBResource
+
+Metric = Callable[[duckdb.DuckDBPyConnection], pl.DataFrame]
+
+_JOURNEYS = dg.AssetKey(["marts", "fct_journeys"])
+_VISITS = dg.AssetKey(["marts", "fct_stage_visits"])
+_STAGES = dg.AssetKey(["marts", "dim_journey_stages"])
+_STAGE_EVENTS = dg.AssetKey(["marts", "fct_stage_events"])
+_ACTIVITIES = dg.AssetKey(["marts", "fct_activities"])
+
+METRICS: dict[str, tuple[Metric, tuple[dg.AssetKey, ...], str]] = {
+    "stage_funnel": (
+        stage_funnel,
+        (_JOURNEYS, _VISITS, _STAGES, _STAGE_EVENTS),
+        "Per journey x persona x entry month x stage: reached, converted, dropped, in progress "
+        "(censored), conversion with a 95% Wilson interval, milestone reach, lost here.",
+    ),
+    "stage_timing": (
+        stage_timing,
+        (_JOURNEYS, _VISITS, _STAGES, _STAGE_EVENTS),
+        "Time to the next stage (median, p90 among converters; Kaplan-Meier median with the "
+        "censored) and time in stage before drop-off.",
+    ),
+    "stage_sentiment": (
+        stage_sentiment,
+        (_JOURNEYS, _VISITS, _STAGES, _ACTIVITIES),
+        "NPS, CSAT, CES and tickets per 100 attempts that reached the stage, each attributed "
+        "to the stage the person was in at that moment, with n and a 95% interval.",
+    ),
+    "stage_variants": (
+        stage_variants,
+        (_JOURNEYS, _VISITS, _STAGES),
+        "Stage-level variants (the paths people really take) with counts, shares and outcome.",
+    ),
+    "event_variants": (
+        event_variants,
+        (_JOURNEYS, _ACTIVITIES),
+        "The most common event-level variants within journey attempts.",
+    ),
+    "stage_dfg": (
+        stage_dfg,
+        (_JOURNEYS, _VISITS, _STAGES),
+        "The directly-follows graph of stages: transitions, persons, median transition time.",
+    ),
+    "loops_and_skips": (
+        loops_and_skips,
+        (_JOURNEYS, _VISITS, _STAGES),
+        "Per stage: how many come back to it (rework) and how many pass it by (skips).",
+    ),
+    "conformance": (
+        conformance,
+        (_JOURNEYS, _VISITS, _STAGES),
+        "Fitness of the actual stage paths to the designed path, weighted by persons.",
+    ),
+    "deviations": (
+        deviations,
+        (_JOURNEYS, _VISITS, _STAGES),
+        "Skipped, repeated and out-of-order stages: persons affected and lost afterwards.",
+    ),
+    "stage_channel_mix": (
+        stage_channel_mix,
+        (_JOURNEYS, _VISITS, _ACTIVITIES),
+        "Per stage: the share of activities in each channel (web, app, email, sales, ...).",
+    ),
+    "stage_top_actions": (
+        stage_top_actions,
+        (_JOURNEYS, _VISITS, _ACTIVITIES),
+        "Per stage: the most frequent actions (event names) people take there.",
+    ),
+}
+
+
+def store(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Replace ``mining.<name>`` with ``frame`` in one transaction."""
+    con.execute("create schema if not exists mining")
+    con.register("_mining_frame", frame.to_arrow())
+    try:
+        con.begin()
+        con.execute(f"create or replace table mining.{name} as select * from _mining_frame")
+        con.commit()
+    finally:
+        con.unregister("_mining_frame")
+
+
+def _mining_asset(
+    name: str, metric: Metric, deps: tuple[dg.AssetKey, ...], doc: str
+) -> dg.AssetsDefinition:
+    key = dg.AssetKey(["mining", name])
+
+    @dg.asset(key=key, group_name="mining", kinds={"duckdb", "python"}, deps=deps, description=doc)
+    def _metric(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        with duckdb.connect() as con:
+            frame = metric(con)
+            store(con, name, frame)
+        context.log.info(f"mining.{name}: {frame.height} rows")
+        return dg.MaterializeResult(metadata={"dagster/row_count": frame.height})
+
+    return _metric
+
+
+mining_assets = [
+    _mining_asset(name, metric, deps, doc) for name, (metric, deps, doc) in METRICS.items()
+]
