@@ -849,13 +849,14 @@ def _conversion_counts(
 
 
 def _overall(rows: Sequence[JsonDict]) -> tuple[int, int] | None:
-    """Attempts that reached the final stage in order, of those whose outcome is known."""
+    """Attempts that converted (reached the final stage, in any order: the journey's status),
+    of those whose outcome is known (converted or lost; the in-progress are censored)."""
     finals = [r for r in rows if r["conversion_n"] is None]
     if not rows or len(finals) != 1:
         return None
-    converted = int(finals[0]["reached"])
-    dropped = sum(int(r["dropped"] or 0) for r in rows if r["conversion_n"] is not None)
-    return converted, converted + dropped
+    converted = int(finals[0]["reached_any"])
+    lost = sum(int(r["lost_here"] or 0) for r in rows)
+    return converted, converted + lost
 
 
 def _paths(figures: _Figures, persona_id: str, top: int) -> JsonDict:
@@ -975,11 +976,13 @@ def _summary(funnel_rows: Sequence[JsonDict]) -> JsonDict:
             "low": low,
             "high": high,
         }
+    lost = sum(int(r["lost_here"]) for r in funnel_rows)
+    converted = overall[0] if overall else None
     return {
         "entered": entered,
-        "converted": overall[0] if overall else None,
-        "in_progress": sum(int(r["in_progress"] or 0) for r in funnel_rows),
-        "lost": sum(int(r["lost_here"]) for r in funnel_rows),
+        "converted": converted,
+        "in_progress": entered - lost - (converted or 0),
+        "lost": lost,
         "overall_conversion": conversion,
     }
 

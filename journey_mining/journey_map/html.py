@@ -561,7 +561,7 @@ def _summary(doc: JsonDict) -> str:
     overall = summary["overall_conversion"]
     cards = [
         ("Entered the journey", _count(summary["entered"])),
-        ("Converted (reached the end)", _count(summary["converted"])),
+        ("Converted (reached the last stage)", _count(summary["converted"])),
         ("Overall conversion", _rate_fig(overall, "overall conversion")),
         ("Still in progress", _count(summary["in_progress"])),
         ("Lost", _count(summary["lost"])),

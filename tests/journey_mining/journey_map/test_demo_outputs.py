@@ -125,3 +125,24 @@ def test_the_demo_documents_validate_and_match_the_funnel(demo_outputs):
     assert not re.search(r"https?://", html)
     for stage in everyone["stages"]:
         assert stage["name"] in html
+
+
+def test_the_headline_counts_equal_the_journey_statuses_in_the_marts(demo_outputs):
+    database, paths = demo_outputs
+    collection = json.loads(paths["json"].read_text())
+    with duckdb.connect(str(database), read_only=True) as con:
+        statuses = con.execute(
+            "select persona_id, status, count(*) from marts.fct_journeys group by all"
+        ).fetchall()
+    by_persona: dict[str, dict[str, int]] = {}
+    for persona, status, n in statuses:
+        for key in (persona, "all"):
+            counts = by_persona.setdefault(key, {})
+            counts[status] = counts.get(status, 0) + n
+    for document in collection["documents"]:
+        expected = by_persona[document["persona"]["id"]]
+        summary = document["summary"]
+        assert summary["converted"] == expected.get("converted", 0)
+        assert summary["lost"] == expected.get("dropped", 0)
+        assert summary["in_progress"] == expected.get("in_progress", 0)
+        assert summary["entered"] == sum(expected.values())
