@@ -112,6 +112,32 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_render(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from pipelines.assets.journey_map import write_journey_maps
+    from pipelines.resources import apply_default_environment
+
+    env = apply_default_environment(Path(args.home) if args.home else None)
+    database = Path(env["JOURNEYMAP_DUCKDB"])
+    if not database.exists():
+        msg = f"{database}: no database yet; run `journey run` or `journey demo` first"
+        raise CliError(msg)
+    with duckdb.connect(str(database), read_only=True) as con:
+        written = write_journey_maps(
+            con,
+            Path(env["JOURNEYMAP_OUTPUT"]),
+            args.period,
+            take_snapshot=False,
+            draw_process_models=False,
+        )
+    for name, path in sorted(written.items()):
+        if "/csv/" not in name:
+            _say(f"  {name + ':':<28} {path}")
+    _say(f"rendered {len(written)} files from stored figures")
+    return 0
+
+
 def _landing_days(landing: Path) -> tuple[str, str]:
     """The first configured day and the newest export day found in the landing folder."""
     days = sorted(
@@ -142,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="refresh everything from the landing folder")
     run.add_argument("--home", help="JOURNEYMAP_HOME for this run (default: the environment)")
     run.set_defaults(handler=_cmd_run)
+
+    render = commands.add_parser(
+        "render", help="re-render the journey maps from stored figures (no recomputation)"
+    )
+    render.add_argument("--period", help="YYYY-MM (default: the data's as-of month)")
+    render.add_argument("--home", help="JOURNEYMAP_HOME (default: the environment)")
+    render.set_defaults(handler=_cmd_render)
 
     validate = commands.add_parser("validate", help="check journey model files")
     validate.add_argument("paths", nargs="*", help="files or folders (default: models/)")

@@ -101,7 +101,8 @@ def run_everything(
     progress(f"refresh: {count} assets (dbt models, mining figures, journey maps) ({seconds:.1f}s)")
     outputs: dict[str, Path] = {}
     maps = metadata.get("journey_map/journey_maps", {})
-    for label, field_name in (("journey map", "html"), ("review", "review")):
+    labels = (("journey map", "html"), ("document", "json"), ("review", "review"), ("CSV", "csv"))
+    for label, field_name in labels:
         for i, path in enumerate(str(maps.get(field_name, "")).split(", ")):
             if path:
                 outputs[label if i == 0 else f"{label} {i + 1}"] = Path(path)

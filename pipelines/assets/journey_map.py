@@ -56,19 +56,25 @@ def write_journey_maps(
     *,
     take_snapshot: bool,
     force: bool = False,
+    draw_process_models: bool = True,
 ) -> dict[str, Path]:
-    """Write every journey's map for ``period`` (default: the data's as-of month)."""
+    """Write every journey's map for ``period`` (default: the data's as-of month).
+
+    With ``draw_process_models`` False (``journey render``), the process-model pictures
+    already in the period's folder are reused, so nothing is recomputed.
+    """
     journeys, as_of_period, _ = _journeys_and_period(con)
     period = period or as_of_period
     written: dict[str, Path] = {}
     for journey_id in journeys:
-        folder = output / journey_id / period
-        pictures = {
-            persona: process_model_svg(
-                con, journey_id, persona, folder / "process_models" / f"{persona}.svg"
-            )
-            for persona in _personas(con, journey_id)
-        }
+        folder = output / journey_id / period / "process_models"
+        if draw_process_models:
+            pictures = {
+                persona: process_model_svg(con, journey_id, persona, folder / f"{persona}.svg")
+                for persona in _personas(con, journey_id)
+            }
+        else:
+            pictures = {svg.stem: svg for svg in sorted(folder.glob("*.svg"))}
         files = write_outputs(
             con,
             output,
@@ -110,6 +116,8 @@ def journey_maps(
         written = write_journey_maps(con, Path(paths.output), take_snapshot=closed)
     htmls = sorted(str(p) for name, p in written.items() if name.endswith("/html"))
     reviews = sorted(str(p) for name, p in written.items() if name.endswith("/review"))
+    jsons = sorted(str(p) for name, p in written.items() if name.endswith("/json"))
+    csvs = sorted({str(p.parent) for name, p in written.items() if "/csv/" in name})
     context.log.info(f"journey maps for {period}: {', '.join(htmls)}")
     return dg.MaterializeResult(
         metadata={
@@ -117,6 +125,8 @@ def journey_maps(
             "snapshot_kept": closed,
             "html": ", ".join(htmls),
             "review": ", ".join(reviews),
+            "json": ", ".join(jsons),
+            "csv": ", ".join(csvs),
             "files": len(written),
             "dagster/uri": htmls[0] if htmls else "",
         },

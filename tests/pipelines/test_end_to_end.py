@@ -53,3 +53,25 @@ def test_mapping_coverage_reaches_the_assets_metadata(demo_pipeline):
             "where journey_id = 'trial_to_paid' and activity_source = 'product'"
         ).fetchall()
     assert product == round(share, 4)
+
+
+def test_the_refresh_writes_the_journey_map_and_render_rewrites_it_from_stored_figures(
+    demo_pipeline, capsys
+):
+    import json  # noqa: PLC0415
+
+    from pipelines.cli import main  # noqa: PLC0415
+
+    outputs = demo_pipeline.results.outputs
+    for label in ("journey map", "document", "review", "CSV"):
+        assert outputs[label].exists(), label
+    before = json.loads(outputs["document"].read_text())
+    outputs["journey map"].unlink()
+    outputs["document"].unlink()
+
+    assert main(["render", "--home", str(demo_pipeline.home)]) == 0
+
+    assert "rendered" in capsys.readouterr().out
+    assert outputs["journey map"].exists()
+    after = json.loads(outputs["document"].read_text())
+    assert [d["summary"] for d in after["documents"]] == [d["summary"] for d in before["documents"]]

@@ -146,3 +146,44 @@ def test_the_headline_counts_equal_the_journey_statuses_in_the_marts(demo_output
         assert summary["lost"] == expected.get("dropped", 0)
         assert summary["in_progress"] == expected.get("in_progress", 0)
         assert summary["entered"] == sum(expected.values())
+
+
+@pytest.mark.browser
+def test_the_demo_map_in_chromium_has_no_errors_no_network_and_switches_persona(
+    demo_outputs, tmp_path
+):
+    from tests.journey_mining.journey_map.chromium import (  # noqa: PLC0415
+        CHROMIUM,
+        open_page,
+        visible_text,
+    )
+
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium)")
+    _, paths = demo_outputs
+    page = paths["html"].as_uri()
+
+    # the instrument sees what it must: a planted error and a planted request are caught
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        '<html><body><img src="http://example.invalid/x.png">'
+        "<script>undefinedFunction()</script></body></html>"
+    )
+    control = open_page(bad.as_uri(), tmp_path / "control")
+    assert any("undefinedFunction" in line for line in control.console)
+    assert control.page_requests == ["http://example.invalid/x.png"]
+
+    everyone = open_page(page, tmp_path / "all")
+    developer = open_page(page + "#persona=developer", tmp_path / "developer")
+    for run in (everyone, developer):
+        assert run.console == []
+        assert run.page_requests == []
+        assert run.screenshot is not None
+        assert run.screenshot.stat().st_size > 50_000
+    collection = json.loads(paths["json"].read_text())
+    entered = {d["persona"]["id"]: d["summary"]["entered"] for d in collection["documents"]}
+    assert entered["all"] != entered["developer"]
+    assert f"{entered['all']:,}" in visible_text(everyone.dom, "all")
+    shown = visible_text(developer.dom, "developer")
+    assert f"{entered['developer']:,}" in shown
+    assert visible_text(developer.dom, "all") == ""  # the "all" view is hidden now
