@@ -26,12 +26,13 @@ SHARED_DATASETS = PROJECT_ROOT / "tests" / "fixtures" / "datasets"
 def journeymap_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every JOURNEYMAP_* variable at a fresh folder under tmp_path."""
     home = tmp_path / "home"
-    for key, value in _environment(home).items():
+    for key, value in journeymap_environment(home).items():
         monkeypatch.setenv(key, value)
     return home
 
 
-def _environment(home: Path) -> dict[str, str]:
+def journeymap_environment(home: Path) -> dict[str, str]:
+    """Every JOURNEYMAP_* variable for a home folder (shared with tests that run the pipeline)."""
     return {
         "JOURNEYMAP_HOME": str(home),
         "JOURNEYMAP_DUCKDB": str(home / "journeymap.duckdb"),
@@ -72,7 +73,7 @@ def demo_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoPipe
 
     home = tmp_path_factory.mktemp("demo") / "home"
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for key, value in _environment(home).items():
+        for key, value in journeymap_environment(home).items():
             monkeypatch.setenv(key, value)
         generate_demo(home, persons=3_000, seed=3, start=date(2026, 7, 1), end=date(2026, 9, 30))
         results = run_everything(

@@ -8,7 +8,7 @@ can quote the exact parameters a run used. Tuples indexed by transition follow
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -89,6 +89,37 @@ class Dirt:
 
 
 @dataclass(frozen=True)
+class PlantedChange:
+    """A planted change of behaviour: from an entry date on, one persona advances differently.
+
+    Persons of persona ``persona`` whose latent journey entry (their discover time) falls on or
+    after ``effective`` 00:00 UTC advance over ``transition`` (one of :data:`TRANSITIONS`, e.g.
+    ``"activate->evaluate"``) with probability ``advance`` instead of the persona's own. It is
+    how a test plants one known change between two entry cohorts for the monthly review to find.
+    """
+
+    persona: str
+    transition: str
+    effective: date
+    advance: float
+
+    @property
+    def effective_s(self) -> int:
+        """``effective`` 00:00 UTC in epoch seconds."""
+        day = self.effective
+        return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+    def to_json(self) -> dict[str, Any]:
+        """The change as plain JSON values, the way the ground truth reports it."""
+        return {
+            "persona": self.persona,
+            "transition": self.transition,
+            "effective_entry_date": self.effective.isoformat(),
+            "advance": self.advance,
+        }
+
+
+@dataclass(frozen=True)
 class Scenario:
     """All parameters of the demo generator."""
 
@@ -107,6 +138,8 @@ class Scenario:
     survey_sd: SurveyMeans = SurveyMeans(csat=0.9, ces=1.2, nps=1.8)
     ticket_rates: tuple[float, float, float, float, float] = (0.02, 0.08, 0.04, 0.03, 0.02)
     dirt: Dirt = field(default_factory=Dirt)
+    changes: tuple[PlantedChange, ...] = ()
+    """Planted changes, applied in order of ``effective`` (none by default)."""
 
     def __post_init__(self) -> None:
         total = sum(p.share for p in self.personas)
@@ -129,6 +162,26 @@ class Scenario:
         ):
             msg = "a full path with a loop must fit inside the journey window"
             raise ValueError(msg)
+        self._check_changes()
+
+    def _check_changes(self) -> None:
+        ids = {p.id for p in self.personas}
+        seen: set[tuple[str, str, date]] = set()
+        for change in self.changes:
+            if change.persona not in ids:
+                msg = f"planted change: unknown persona {change.persona!r}"
+                raise ValueError(msg)
+            if change.transition not in TRANSITIONS:
+                msg = f"planted change: {change.transition!r} is not one of {TRANSITIONS}"
+                raise ValueError(msg)
+            if not 0.0 <= change.advance <= 1.0:
+                msg = f"planted change: advance {change.advance} is outside [0, 1]"
+                raise ValueError(msg)
+            key = (change.persona, change.transition, change.effective)
+            if key in seen:
+                msg = f"planted change: {key} is planted twice"
+                raise ValueError(msg)
+            seen.add(key)
 
     @property
     def ticket_stages(self) -> tuple[str, ...]:
@@ -171,6 +224,8 @@ class Scenario:
             "survey_sd": asdict(self.survey_sd),
             "ticket_rates": dict(zip(self.ticket_stages, self.ticket_rates, strict=True)),
             "dirt": asdict(self.dirt),
+            # only when planted, so the default ground truth stays as it was
+            **({"changes": [c.to_json() for c in self.changes]} if self.changes else {}),
         }
 
 

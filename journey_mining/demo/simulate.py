@@ -1,11 +1,14 @@
 """Simulate one chunk of persons: CRM attributes, latent journeys and every emitted activity.
 
 A journey is a chain over the designed path. Each person reaches stage k+1 from stage k with
-the persona's probability, after a lognormal delay (clipped), so the latent entry times are
-``T0 <= T1 <= ... <= T5``. The stage a person is in lasts until the next latent entry time
-(the visit), and every activity of a visit is placed strictly inside it, at least 5% of the
-visit away from its ends: the events of one stage never interleave with the next stage's.
-All work is vectorised over the persons of a chunk; Python loops run over event kinds only.
+the persona's probability (or a planted change's, by entry date; see
+:class:`~journey_mining.demo.scenario.PlantedChange`), after a lognormal delay (clipped), so
+the latent entry times are ``T0 <= T1 <= ... <= T5``. The stage a person is in lasts until
+the next latent entry time (the visit), and every activity of a visit is placed strictly inside
+it, at least 5% of the visit away from its ends: the events of one stage never interleave with
+the next stage's.
+All work is vectorised over the persons of a chunk; Python loops run over event kinds (and
+planted changes) only.
 """
 
 from __future__ import annotations
@@ -17,7 +20,13 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from journey_mining.demo.scenario import STAGES, SURVEY_RANGE, SURVEY_STAGE, Scenario
+from journey_mining.demo.scenario import (
+    STAGES,
+    SURVEY_RANGE,
+    SURVEY_STAGE,
+    TRANSITIONS,
+    Scenario,
+)
 
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
@@ -331,6 +340,17 @@ class _Journeys:
         )
 
 
+def _advance(persona: I64, t0: I64, scenario: Scenario) -> F64:
+    """Each person's advance probability per transition: the persona's, or a planted change's
+    for those entering on or after its date (later changes override earlier ones)."""
+    advance = np.asarray([p.advance for p in scenario.personas], dtype=np.float64)[persona]
+    index = {p.id: k for k, p in enumerate(scenario.personas)}
+    for change in sorted(scenario.changes, key=lambda c: c.effective):
+        entered = (persona == index[change.persona]) & (t0 >= change.effective_s)
+        advance[entered, TRANSITIONS.index(change.transition)] = change.advance
+    return advance
+
+
 def _journeys(
     rng: np.random.Generator, n: int, start_s: int, cutoff_s: int, scenario: Scenario
 ) -> _Journeys:
@@ -338,21 +358,30 @@ def _journeys(
     shares = np.array([p.share for p in personas])
     persona = rng.choice(len(personas), size=n, p=shares / shares.sum()).astype(np.int64)
 
-    def chance(values: list[float]) -> Bool:
-        return rng.random(n) < np.asarray(values, dtype=np.float64)[persona]
+    def chance(values: list[float], draws: F64) -> Bool:
+        return draws < np.asarray(values, dtype=np.float64)[persona]
 
-    advance = np.asarray([p.advance for p in personas])[persona]
-    level = np.cumprod(rng.random((n, 5)) < advance, axis=1).sum(axis=1).astype(np.int64)
+    # The draws come in a fixed order; the outcomes that depend on the entry time (planted
+    # changes) are decided once t0 is drawn, so a scenario without changes draws exactly as
+    # before and gives byte-identical files.
+    advance_draws = rng.random((n, 5))
     medians = np.asarray([p.median_hours for p in personas], dtype=np.float64)[persona]
     delays = _lognormal_seconds(rng, medians, scenario)
     loop_delays = _lognormal_seconds(rng, np.repeat(medians[:, 2:3], 2, axis=1), scenario)
-    skip_onboard = (level >= 3) & chance([p.skip_onboard for p in personas])
-    skip_evaluate = (level >= 5) & chance([p.skip_evaluate for p in personas])
-    loop = (level >= 3) & ~skip_onboard & chance([p.loop for p in personas])
-    sales = chance([p.sales_assisted for p in personas])
+    skip_onboard_draws = rng.random(n)
+    skip_evaluate_draws = rng.random(n)
+    loop_draws = rng.random(n)
+    sales_draws = rng.random(n)
     dwell = np.round(rng.uniform(1.0, scenario.purchase_dwell_hours, n) * 3600).astype(np.int64)
-
     t0 = start_s + np.floor(rng.random(n) * (cutoff_s - start_s)).astype(np.int64)
+
+    advance = _advance(persona, t0, scenario)
+    level = np.cumprod(advance_draws < advance, axis=1).sum(axis=1).astype(np.int64)
+    skip_onboard = (level >= 3) & chance([p.skip_onboard for p in personas], skip_onboard_draws)
+    skip_evaluate = (level >= 5) & chance([p.skip_evaluate for p in personas], skip_evaluate_draws)
+    loop = (level >= 3) & ~skip_onboard & chance([p.loop for p in personas], loop_draws)
+    sales = chance([p.sales_assisted for p in personas], sales_draws)
+
     t1 = t0 + delays[:, 0]
     t2 = t1 + delays[:, 1]
     t3 = t2 + delays[:, 2]

@@ -315,3 +315,43 @@ def test_incremental_run_after_new_rows_equals_full_rebuild(database: Path, tmp_
                 """
             ).fetchone()
             assert differences == (0,), table
+
+
+def test_refresh_without_a_window_picks_up_late_rows_and_equals_full_rebuild(
+    database: Path, tmp_path: Path
+) -> None:
+    """The scheduled refresh passes no window: rows that arrive late (older than everything
+    already built) and identify links that re-stitch stored activities must still land."""
+    late = new_database(tmp_path / "late.duckdb", since=fixtures.INCREMENTAL_SPLIT)
+    with duckdb.connect(str(late)) as con:  # untimed rows (contacts, rules) are already there
+        for table, rows in fixtures.RAW_ROWS.items():
+            if not any("ts" in row for row in rows):
+                con.execute(f"delete from raw.{table}")
+        fixtures.load_raw(con, before=fixtures.INCREMENTAL_SPLIT)
+        con.execute(
+            "create temp table held as select * from raw.product_events where ts < ?",
+            [fixtures.INCREMENTAL_SPLIT],
+        )
+        con.execute("delete from raw.product_events where ts < ?", [fixtures.INCREMENTAL_SPLIT])
+        con.execute("create table raw.held_back as select * from held")
+    first = run_dbt(late, tmp_path, "run")
+    assert first.returncode == 0, first.output
+    with duckdb.connect(str(late)) as con:
+        con.execute("insert into raw.product_events select * from raw.held_back")
+        con.execute("drop table raw.held_back")
+    second = run_dbt(late, tmp_path, "run")
+    assert second.returncode == 0, second.output
+
+    with duckdb.connect(str(late)) as con:
+        con.execute("attach ? as full_build (read_only)", [str(database)])
+        for table in MARTS:
+            [(differences,)] = con.execute(
+                f"""
+                select count(*) from (
+                    (select * from marts.{table} except all select * from full_build.marts.{table})
+                    union all
+                    (select * from full_build.marts.{table} except all select * from marts.{table})
+                )
+                """
+            ).fetchall()
+            assert differences == 0, table

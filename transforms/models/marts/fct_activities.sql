@@ -60,7 +60,7 @@ activities_with_persons as (
 
 ),
 
-{% if is_incremental() %}
+{% if is_incremental() and (var('min_date') or var('max_date')) %}
 persons_in_window as (
 
     select person_key from activities_with_persons
@@ -82,6 +82,36 @@ persons_in_window as (
 
 ),
 
+{% elif is_incremental() %}
+-- No window given: rebuild every person whose activities differ from what is stored, that
+-- is, who has an activity not stored yet (new or late-arriving, whatever its timestamp) or
+-- whose activities now stitch to another person (a late identify or alias). Both the new
+-- and the previous person of a re-stitched activity are rebuilt.
+stored as (
+
+    select event_id, person_key from {{ this }}
+
+),
+
+persons_in_window as (
+
+    select current_rows.person_key
+    from activities_with_persons as current_rows
+    left join stored
+        on current_rows.event_id = stored.event_id
+    where stored.event_id is null
+        or stored.person_key <> current_rows.person_key
+    union
+    select stored.person_key
+    from stored
+    inner join activities_with_persons as current_rows
+        on stored.event_id = current_rows.event_id
+    where stored.person_key <> current_rows.person_key
+
+),
+
+{% endif %}
+{% if is_incremental() %}
 scoped_activities as (
 
     select * from activities_with_persons
