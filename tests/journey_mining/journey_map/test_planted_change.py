@@ -33,8 +33,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from journey_mining.demo import DEFAULT_SCENARIO, generate_demo
-from journey_mining.demo.scenario import PlantedChange
+from journey_mining.demo import DEFAULT_SCENARIO, PlantedChange, generate_demo
 from journey_mining.journey_map import write_outputs
 from journey_mining.journey_map.snapshot import read_figures, snapshot_periods
 from tests.conftest import journeymap_environment
