@@ -93,7 +93,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _say(f"  ground truth:  {home.absolute() / 'ground_truth.json'}")
     for label, path in results.outputs.items():
         _say(f"  {label + ':':<14} {path}")
-    _say(f"  Dagster UI:    JOURNEYMAP_HOME={home} DAGSTER_HOME=$PWD dagster dev")
+    ui = f"JOURNEYMAP_HOME={home} DAGSTER_HOME={home.absolute() / 'dagster'} dagster dev"
+    _say(f"  Dagster UI:    {ui}  (shows these runs)")
     return 0
 
 
