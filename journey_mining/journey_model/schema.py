@@ -40,6 +40,7 @@ from pydantic_core import PydanticCustomError
 from journey_mining.journey_model.durations import parse_duration
 
 __all__ = [
+    "ALL_PERSONAS_ID",
     "CRM_TOUCHPOINTS",
     "KPI_METRICS",
     "KPI_OPERATORS",
@@ -112,6 +113,8 @@ CRM_TOUCHPOINTS: tuple[str, ...] = (
 """Canonical CRM activity types in the activity stream (docs/data_contracts.md, sections 1, 5)."""
 
 RESERVED_PERSONA_ID = "unassigned"
+ALL_PERSONAS_ID = "all"
+"""The breakdown of every persona together in the mining tables and the map; no persona's id."""
 MAX_CLAUSES = 256
 """Upper bound on the clauses one persona rule may expand to in disjunctive normal form."""
 
@@ -177,6 +180,9 @@ def _identifier(value: Any) -> Any:
 def _persona_identifier(value: Any) -> Any:
     if value == RESERVED_PERSONA_ID:
         msg = f"{value!r} is reserved for persons no persona matches; choose another id"
+        raise _problem(msg)
+    if value == ALL_PERSONAS_ID:
+        msg = f"{value!r} is reserved for the view of every persona together; choose another id"
         raise _problem(msg)
     return _identifier(value)
 
