@@ -122,6 +122,28 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_FILES_DDL)
 
 
+INGEST_SETTINGS = {
+    # DuckDB 2.0 compresses strings with FSST and dictionary+FSST at write time; for ids and
+    # JSON blobs that analysis costs more than the write itself (10M events: about half the
+    # CPU of a load). Plain dictionary compression stays for low-cardinality columns.
+    "disabled_compression_methods": "fsst,dict_fsst",
+    # row order inside a stage or raw table means nothing (source_line is stored), and keeping
+    # it serialises inserts
+    "preserve_insertion_order": "false",
+}
+"""Settings of a connection that ingests: cheaper writes of wide, high-cardinality rows."""
+
+
+def configure_for_ingest(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply :data:`INGEST_SETTINGS` to an ingesting connection (only to that database).
+
+    The memory bound comes from the connection's own ``memory_limit`` and ``temp_directory``
+    (the Dagster resource sets both), so the first-copy join spills instead of growing.
+    """
+    for name, value in INGEST_SETTINGS.items():
+        con.execute(f"set {name} = '{value}'")
+
+
 @dataclass(frozen=True)
 class FileReport:
     """What staging one landing file did. ``skipped`` when its content was already staged."""
@@ -282,8 +304,10 @@ def stage_files(
     keeps whole groups or nothing of one, and the bookkeeping of a group is one statement. A
     file whose content hash is already staged is skipped (unless ``force``). A file that
     cannot be read at all gets a report with ``error`` and keeps its earlier staged state, or
-    with ``raise_unreadable`` raises :class:`LandingFileError`.
+    with ``raise_unreadable`` raises :class:`LandingFileError`. The connection gets
+    :data:`INGEST_SETTINGS`.
     """
+    configure_for_ingest(con)
     names = [f.source_file for f in files]
     known = {
         row[0]: row[1:]
@@ -315,6 +339,7 @@ def stage_files(
         else:
             todo.append((file, digest))
     group: list[_StagedFile] = []
+    done: list[_StagedFile] = []
     rows_in_group = 0
     try:
         for file, digest in todo:
@@ -341,16 +366,19 @@ def stage_files(
             rows_in_group += _write_batches(con, staged, results)
             group.append(staged)
             if len(group) >= files_per_commit or rows_in_group >= rows_per_commit:
-                reports.update(_finish_group(con, group))
+                _record_group(con, group)
                 con.commit()
+                done.extend(group)
                 group, rows_in_group = [], 0
         if group:
-            reports.update(_finish_group(con, group))
+            _record_group(con, group)
             con.commit()
+            done.extend(group)
     except BaseException:
         if group:
             con.rollback()
         raise
+    reports.update(_reports(con, done))
     return [reports[name] for name in names]
 
 
@@ -423,21 +451,13 @@ def _write_batches(
     return written
 
 
-def _finish_group(
-    con: duckdb.DuckDBPyConnection, group: Sequence[_StagedFile]
-) -> dict[str, FileReport]:
-    """Record the group's bookkeeping rows and the event days each file touched."""
-    table = group[0].table
-    names = [g.file.source_file for g in group]
-    by_name = {g.file.source_file: g for g in group}
-    if "event_date" in RAW_COLUMNS[table]:
-        for name, day in _file_dates(con, table, names, shared_keys=True):
-            by_name[name].dates.add(day)
+def _record_group(con: duckdb.DuckDBPyConnection, group: Sequence[_StagedFile]) -> None:
+    """Write the group's bookkeeping rows (one statement, inside the group's transaction)."""
     bookkeeping = pl.DataFrame(
         {
-            "source_file": names,
+            "source_file": [g.file.source_file for g in group],
             "shape": [g.file.shape.name for g in group],
-            "target_table": [table] * len(group),
+            "target_table": [g.table for g in group],
             "source": [g.source for g in group],
             "content_hash": [g.digest for g in group],
             "size_bytes": [_size(g.file.path) for g in group],
@@ -458,10 +478,28 @@ def _finish_group(
         )
     finally:
         con.unregister("_stage_files")
+
+
+def _reports(
+    con: duckdb.DuckDBPyConnection, staged: Sequence[_StagedFile]
+) -> dict[str, FileReport]:
+    """Reports of the staged files, with the event days each touched.
+
+    The days are found once per call, not per group: a join of every group against the whole
+    stage would cost the stage's size once per group.
+    """
+    by_table: dict[str, list[_StagedFile]] = {}
+    for g in staged:
+        by_table.setdefault(g.table, []).append(g)
+    for table, files in by_table.items():
+        if "event_date" in RAW_COLUMNS[table]:
+            by_name = {g.file.source_file: g for g in files}
+            for name, day in _file_dates(con, table, list(by_name), shared_keys=True):
+                by_name[name].dates.add(day)
     return {
         g.file.source_file: FileReport(
             g.file.source_file,
-            table,
+            g.table,
             g.source,
             g.rows_read,
             g.staged,
@@ -470,7 +508,7 @@ def _finish_group(
             tuple(sorted(g.dates)),
             error=g.error,
         )
-        for g in group
+        for g in staged
     }
 
 
@@ -487,12 +525,18 @@ def _file_dates(
     own = f"select distinct source_file, event_date from ({mine}) where event_date is not null"
     if not shared_keys:
         return [(r[0], r[1]) for r in con.execute(own, {"n": list(names)}).fetchall()]
-    shared = (
-        f"select distinct mine.source_file, other.event_date from ({mine}) as mine "
+    keys = ", ".join(KEY_COLUMNS[table])
+    # only keys staged more than once can have a copy in another file: one aggregate over the
+    # stage instead of a join of these files' rows against all of it
+    sql = (
+        f"with copied as (select {keys} from landing.{table} group by all "
+        "having count(*) > 1 and bool_or(source_file in (select unnest($n::varchar[])))), "
+        f"mine as (select * from ({mine}) semi join copied using ({keys})) "
+        f"{own} union select distinct mine.source_file, other.event_date from mine "
         f"join landing.{table} as other on {_key_match(table, 'other', 'mine')} "
         "where other.event_date is not null and other.source_file <> mine.source_file"
     )
-    rows = con.execute(f"{own} union {shared}", {"n": list(names)}).fetchall()
+    rows = con.execute(sql, {"n": list(names)}).fetchall()
     return [(r[0], r[1]) for r in rows]
 
 
@@ -571,17 +615,26 @@ def load_partitions(
     day_expr = "event_date" if days is not None else "null::date"
     export_expr = "export_date" if days is not None else "null::date"
     columns = ", ".join(RAW_COLUMNS[table])
-    earlier = (
-        f"exists (select 1 from landing.{table} as e where {_key_match(table, 'e', 's')} "
-        "and e.source_file < s.source_file)"
+    configure_for_ingest(con)
+    keys = ", ".join(KEY_COLUMNS[table])
+    # A row loads unless another file with a smaller name staged its key. Only keys staged more
+    # than once need that test; finding them is one aggregate (it spills under the memory
+    # limit), then a join with a small table, instead of an anti-join against the whole stage.
+    first_copies = (
+        f"select {keys}, min(source_file) as first_file from landing.{table} as c "
+        f"semi join (select {keys} from landing.{table} as s where {stage_where}) using ({keys}) "
+        "group by all having count(*) > 1"
     )
     con.begin()
     try:
         con.execute(f"delete from raw.{table} where {where}", params)
         con.execute(
             f"insert into raw.{table} ({columns}, loaded_at) "
-            f"select {columns}, $loaded_at from landing.{table} as s "
-            f"where {stage_where} and not {earlier}",
+            f"with first_copies as ({first_copies}) "
+            f"select {', '.join(f's.{c}' for c in RAW_COLUMNS[table])}, $loaded_at "
+            f"from landing.{table} as s left join first_copies as f "
+            f"on {_key_match(table, 'f', 's')} "
+            f"where {stage_where} and (f.first_file is null or s.source_file = f.first_file)",
             {**params, "loaded_at": _utc_naive(now)},
         )
         count = f"select {day_expr}, count(*) from"
