@@ -47,6 +47,7 @@ from journey_mining.journey_map.snapshot import (
     validate_period,
 )
 from journey_mining.journey_model import JourneyModel, parse_duration
+from journey_mining.metrics.attribution import stage_attribution_sql
 from journey_mining.metrics.stats import two_proportion_p_value
 
 __all__ = [
@@ -98,11 +99,10 @@ ValuePerConversion = float | Mapping[str, float]
 def stage_channel_mix(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Share of each stage's activities by channel, per journey, persona and entry month.
 
-    An activity of ``marts.fct_activities`` belongs to a stage visit of
-    ``marts.fct_stage_visits`` when it happens at or after the visit's ``visited_at`` and
-    before the attempt's next visit; after the last visit, up to the attempt's window close or
-    as-of time, whichever is first (both included). Activities outside every attempt belong to
-    no stage.
+    An activity of ``marts.fct_activities`` belongs to the latest stage visit of its journey
+    attempt at or before it, within the attempt's window and as-of time (the rule of
+    :mod:`journey_mining.metrics.attribution`, shared with the sentiment line). Activities
+    outside every attempt belong to no stage.
 
     Returns
     -------
@@ -111,9 +111,7 @@ def stage_channel_mix(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         ``channel``, ``activities``, ``persons`` (attempts with an activity on the channel in
         the stage) and ``share`` of the stage's activities.
     """
-    sql = read_sql("journey_map_channel_mix").format(
-        stage_activities=read_sql("journey_map_stage_activities")
-    )
+    sql = read_sql("journey_map_channel_mix").format(stage_activities=stage_attribution_sql())
     frame: pl.DataFrame = con.sql(sql, params={"all": ALL}).pl()
     return frame
 
@@ -133,9 +131,7 @@ def stage_top_actions(con: duckdb.DuckDBPyConnection, top: int = 5) -> pl.DataFr
     if top < 1:
         msg = f"top must be at least 1, got {top}"
         raise ValueError(msg)
-    sql = read_sql("journey_map_top_actions").format(
-        stage_activities=read_sql("journey_map_stage_activities")
-    )
+    sql = read_sql("journey_map_top_actions").format(stage_activities=stage_attribution_sql())
     frame: pl.DataFrame = con.sql(sql, params={"all": ALL, "top": top}).pl()
     return frame
 

@@ -2,8 +2,10 @@
 
 A survey answer or a ticket says something about the stage the person was in when it happened,
 so each is attributed to the latest stage visit of the person's journey attempt at or before
-its timestamp. Only activities inside an attempt count (from ``entered_at`` to the window's
-close or the as-of time, whichever is first, both included); the rest belong to no stage. Each
+its timestamp (:mod:`journey_mining.metrics.attribution`, the rule the map's actions and
+channels use too). Only activities inside an attempt count (from ``entered_at`` to the
+window's close or the as-of time, whichever is first, both included); the rest belong to no
+stage. Each
 figure carries its n and a 95% interval, per journey, persona (plus ``'all'``) and entry month
 (plus ``'all'``).
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from journey_mining.metrics.attribution import stage_attribution_sql
 from journey_mining.metrics.stage_funnel import ALL, ATTEMPT_CTES, BREAKDOWN_KEYS
 from journey_mining.metrics.stats import (
     mean_interval,
@@ -41,27 +44,9 @@ signals as (
 ),
 
 attributed as (
-    select
-        attempts.journey_id,
-        attempts.person_key,
-        attempts.attempt_number,
-        signals.event_id,
-        any_value(signals.is_ticket) as is_ticket,
-        any_value(signals.survey_type) as survey_type,
-        any_value(signals.score) as score,
-        arg_max(visits_in_window.stage_id, visits_in_window.visit_number) as stage_id
-    from signals
-    inner join attempts
-        on signals.person_key = attempts.person_key
-        and signals.ts >= attempts.entered_at
-        and signals.ts <= attempts.window_closes_at
-        and signals.ts <= attempts.as_of_at
-    inner join visits_in_window
-        on attempts.journey_id = visits_in_window.journey_id
-        and attempts.person_key = visits_in_window.person_key
-        and attempts.attempt_number = visits_in_window.attempt_number
-        and visits_in_window.visited_at <= signals.ts
-    group by all
+"""
+    + stage_attribution_sql("signals")
+    + """
 ),
 
 grouped as (

@@ -175,6 +175,25 @@ def logs(draw):
     return attempts, activities
 
 
+def placements(judged: list, activity: Activity) -> list:
+    """The attribution rule by brute force: (judged attempt, stage) for every attempt the
+    activity falls in, the stage being the attempt's latest in-window visit at or before it."""
+    placed = []
+    for x in judged:
+        if x.attempt.person != activity.person:
+            continue
+        if not x.attempt.entered <= activity.ts_h <= min(x.close, x.as_of):
+            continue
+        numbered = [
+            (n, stage)
+            for n, (stage, t, last) in enumerate(x.attempt.visits, start=1)
+            if (stage, t, last) in x.visits and t <= activity.ts_h
+        ]
+        if numbered:
+            placed.append((x, max(numbered)[1]))
+    return placed
+
+
 def oracle_sentiment(attempts: list[Attempt], activities: list[Activity]) -> dict:
     judged = judge(attempts, (SIMPLE, TWISTED), AS_OF_H)
     scores: dict = defaultdict(lambda: defaultdict(list))
@@ -185,18 +204,7 @@ def oracle_sentiment(attempts: list[Attempt], activities: list[Activity]) -> dic
                 scores[(*key, stage)]
                 reached[(*key, stage)] += stage in x.reached
     for activity in activities:
-        for x in judged:
-            entered = x.attempt.entered
-            if x.attempt.person != activity.person:
-                continue
-            if not entered <= activity.ts_h <= min(x.close, x.as_of):
-                continue
-            numbered = [
-                (n, stage)
-                for n, (stage, t, _) in enumerate(x.attempt.visits, start=1)
-                if (stage, t, _) in x.visits and t <= activity.ts_h
-            ]
-            stage = max(numbered)[1]
+        for x, stage in placements(judged, activity):
             for key in x.breakdowns():
                 cell = scores[(*key, stage)]
                 if activity.event == "ticket_opened":

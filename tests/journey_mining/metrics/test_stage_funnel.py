@@ -58,6 +58,7 @@ class Activity:
     ts_h: int
     event: str
     properties: dict = field(default_factory=dict)
+    channel: str = "web"
 
 
 SIMPLE = Journey("j", ("a", "b", "c", "d"), ("a", "b", "c", "d"), window_h=48)
@@ -214,7 +215,7 @@ def build_marts(
     )
     activity_frame = pl.DataFrame(
         [
-            (f"e{i}", a.person, a.event, at(a.ts_h), json.dumps(a.properties))
+            (f"e{i}", a.person, a.event, at(a.ts_h), json.dumps(a.properties), a.channel)
             for i, a in enumerate(activities)
         ],
         schema={
@@ -223,6 +224,7 @@ def build_marts(
             "event": pl.String,
             "ts": pl.Datetime("us"),
             "properties": pl.String,
+            "channel": pl.String,
         },
         orient="row",
     )
