@@ -65,7 +65,7 @@ __all__ = [
     "validate_journey_map",
 ]
 
-SCHEMA_VERSION: Final = "1.0.0"
+SCHEMA_VERSION: Final = "1.1.0"
 ALL: Final = "all"
 SENTIMENT_METRICS: Final = ("nps", "csat", "ces", "tickets_per_100")
 FIGURE_TABLES: Final = (
@@ -480,6 +480,22 @@ def _wilson(successes: int, n: int) -> tuple[float | None, float | None]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _drop_off(lost: int, still_open: int | None, row: JsonDict) -> JsonDict | None:
+    """Lost here among those who reached the stage and are no longer open there.
+
+    An attempt still in progress at the stage is censored (FUNNELS.md): neither lost nor past
+    it, so it is left out of the denominator. Snapshots taken before ``open_here`` existed
+    cannot give the denominator, so their rate is null rather than understated.
+    """
+    if still_open is None:
+        return None
+    n = int(row["reached_any"]) - still_open
+    if n <= 0:
+        return None
+    low, high = _wilson(lost, n)
+    return _rate(lost, n, lost / n, low, high)
+
+
 def _funnel(row: JsonDict | None) -> JsonDict | None:
     if row is None:
         return None
@@ -491,6 +507,8 @@ def _funnel(row: JsonDict | None) -> JsonDict | None:
         "dropped": _int(row["dropped"]),
         "in_progress": _int(row["in_progress"]),
         "lost_here": int(row["lost_here"]),
+        "open_here": _int(row.get("open_here")),
+        "drop_off": _drop_off(int(row["lost_here"]), _int(row.get("open_here")), row),
         "conversion": _rate(
             row["converted"],
             row["conversion_n"],
@@ -555,11 +573,10 @@ def _kpi_measures(stage: JsonDict) -> dict[str, JsonDict | None]:
     """The measured figure behind each KPI metric, as ``{value, n, low, high}``."""
     funnel, timing, sentiment = stage["funnel"], stage["time_to_next"], stage["sentiment"]
     conversion = funnel["conversion"] if funnel else None
+    rate = funnel["drop_off"] if funnel else None
     drop_off = None
-    if funnel and funnel["reached_any"]:
-        n = funnel["reached_any"]
-        low, high = _wilson(funnel["lost_here"], n)
-        drop_off = {"value": funnel["lost_here"] / n, "n": n, "low": low, "high": high}
+    if rate is not None:
+        drop_off = {"value": rate["rate"], "n": rate["n"], "low": rate["low"], "high": rate["high"]}
 
     def seconds(key: str) -> JsonDict | None:
         if not timing or timing[key] is None:
@@ -634,13 +651,13 @@ def _pain_points(stage: JsonDict) -> list[JsonDict]:
     funnel, timing = stage["funnel"], stage["time_to_next"]
     loops, tickets = stage["loops_and_skips"], stage["sentiment"]["tickets_per_100"]
     found: list[JsonDict] = []
-    if funnel and funnel["reached_any"]:
+    if funnel and funnel["drop_off"]:
         found.append(
             {
                 "kind": "drop_off",
-                "value": funnel["lost_here"] / funnel["reached_any"],
+                "value": funnel["drop_off"]["rate"],
                 "count": funnel["lost_here"],
-                "n": funnel["reached_any"],
+                "n": funnel["drop_off"]["n"],
                 "unit": "share",
             }
         )

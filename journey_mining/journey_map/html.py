@@ -314,7 +314,13 @@ def _funnel_cell(stage: JsonDict, entered: int) -> str:
         rows.append(
             f"Dropped {_count(funnel['dropped'])} · in progress {_count(funnel['in_progress'])}"
         )
-    lost_tip = f"lost here: furthest stage, window closed; of {funnel['reached_any']:,} who visited"
+    drop_off = funnel["drop_off"]
+    lost_tip = "lost here: furthest stage, window closed" + (
+        f"; {100 * drop_off['rate']:.1f}% of the {drop_off['n']:,} who visited and are no longer"
+        " in progress there"
+        if drop_off
+        else ""
+    )
     rows.append(f'<span class="hot">Lost here {_fig(_count(funnel["lost_here"]), lost_tip)}</span>')
     return bar + "<br>".join(rows)
 

@@ -94,11 +94,16 @@ def _losing_stages(doc: Mapping[str, Any], top: int) -> list[str]:
             if conversion and conversion["rate"] is not None
             else ""
         )
-        share = funnel["lost_here"] / funnel["reached_any"] if funnel["reached_any"] else None
+        drop_off = funnel["drop_off"]
         owner = f" ({stage['owner']})" if stage["owner"] else ""
+        of = (
+            f" of {_count(drop_off['n'])} who reached it and are no longer in progress there "
+            f"({_pct(drop_off['rate'])})"
+            if drop_off
+            else ""
+        )
         lines.append(
-            f"{rank}. **{stage['name']}**{owner}: {_count(funnel['lost_here'])} lost of "
-            f"{_count(funnel['reached_any'])} who reached it ({_pct(share)}){converts}"
+            f"{rank}. **{stage['name']}**{owner}: {_count(funnel['lost_here'])} lost{of}{converts}"
         )
     return lines or ["No stage has lost anyone whose window has closed."]
 

@@ -166,7 +166,9 @@ attempt_steps as (
         stages_reached.stage_id is not null as reached_any,
         attempt_groups.window_closed,
         attempt_groups.status = 'dropped'
-            and attempt_groups.furthest_stage_id = path_steps.stage_id as lost_here
+            and attempt_groups.furthest_stage_id = path_steps.stage_id as lost_here,
+        attempt_groups.status = 'in_progress'
+            and attempt_groups.furthest_stage_id = path_steps.stage_id as open_here
     from attempt_groups
     inner join path_steps
         on attempt_groups.journey_id = path_steps.journey_id
@@ -195,7 +197,8 @@ counted as (
         count(*) filter (where ordered_steps > step) as converted,
         count(*) filter (where ordered_steps = step and window_closed) as dropped,
         count(*) filter (where ordered_steps = step and not window_closed) as in_progress,
-        count(*) filter (where lost_here) as lost_here
+        count(*) filter (where lost_here) as lost_here,
+        count(*) filter (where open_here) as open_here
     from attempt_steps
     group by journey_id, persona_id, cohort, stage_id, step
 )
@@ -214,7 +217,8 @@ select
     case when not counted.is_final then counted.dropped end as dropped,
     case when not counted.is_final then counted.in_progress end as in_progress,
     case when not counted.is_final then counted.converted + counted.dropped end as conversion_n,
-    counted.lost_here
+    counted.lost_here,
+    counted.open_here
 from counted
 left join marts.dim_journey_stages as stages
     on counted.journey_id = stages.journey_id
@@ -238,6 +242,7 @@ _COLUMNS = (
     "conversion_low",
     "conversion_high",
     "lost_here",
+    "open_here",
 )
 
 
@@ -277,7 +282,10 @@ def stage_funnel(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
           conversion_n with its 95% Wilson interval ``conversion_low``/``conversion_high``.
           All of these are null on the final stage, which has no next stage;
         - ``lost_here``: attempts whose furthest stage (by stage order) is this one and whose
-          journey status is ``'dropped'``: the map's drop-off at the stage, in any order.
+          journey status is ``'dropped'``: the map's drop-off at the stage, in any order;
+        - ``open_here``: the same with status ``'in_progress'`` (window still open): neither
+          lost nor past the stage yet, so left out of the drop-off rate's denominator
+          (``reached_any - open_here``, FUNNELS.md censoring).
     """
     frame: pl.DataFrame = con.sql(_FUNNEL_SQL, params={"all": ALL}).pl()
     low, high = wilson_interval("converted", "conversion_n")

@@ -123,6 +123,7 @@ def funnel_frame(
                         "conversion_low": low,
                         "conversion_high": high,
                         "lost_here": 0 if final else 11 * step + 3 * pi + ci,
+                        "open_here": 0 if final else step + pi,
                     }
                 )
     return pl.DataFrame(rows, infer_schema_length=None)

@@ -59,7 +59,7 @@ def test_every_document_validates_against_the_shipped_schema(two_periods):
 
 def test_the_schema_is_versioned_and_ships_with_the_package():
     schema = journey_map_schema()
-    assert schema["$defs"]["document"]["properties"]["schema_version"]["const"] == "1.0.0"
+    assert schema["$defs"]["document"]["properties"]["schema_version"]["const"] == "1.1.0"
     root = Path(__file__).resolve().parents[3]
     config = tomllib.loads((root / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["journey_mining"]
@@ -214,9 +214,13 @@ def test_qualitative_layers_owners_and_kpis_come_from_the_model(map_db):
     book_kpis = {k["metric"]: k for k in book["kpis"]}
     assert book_kpis["conversion_to_next"]["status"] == "missed"
     assert book_kpis["conversion_to_next"]["owner"] == "Product"
+    # censored: attempts still open at the stage are neither lost nor in the denominator
+    decided = book["funnel"]["reached_any"] - book["funnel"]["open_here"]
+    assert book["funnel"]["open_here"] > 0
     assert book_kpis["drop_off_rate"]["actual"] == pytest.approx(
-        book["funnel"]["lost_here"] / book["funnel"]["reached_any"]
+        book["funnel"]["lost_here"] / decided
     )
+    assert book_kpis["drop_off_rate"]["n"] == decided
     assert book_kpis["ticket_rate_per_100"]["status"] == "missed"
     pay_kpis = {k["metric"]: k for k in pay["kpis"]}
     assert pay_kpis["csat_mean"]["status"] == "missed"

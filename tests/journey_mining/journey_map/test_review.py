@@ -34,7 +34,8 @@ def test_each_persona_lists_the_stages_losing_the_most_people(two_periods):
         listed = re.findall(r"^\d\. \*\*(.+?)\*\*", section, re.M)
         assert listed == [s["name"] for s in lost[:3]]
         top = lost[0]["funnel"]
-        assert f"{top['lost_here']:,} lost of {top['reached_any']:,}" in section
+        decided = top["reached_any"] - top["open_here"]
+        assert f"{top['lost_here']:,} lost of {decided:,} who reached it" in section
 
 
 def test_only_significant_changes_are_listed(two_periods):

@@ -444,6 +444,7 @@ def oracle_funnel(attempts: list[Attempt], as_of_h: int = AS_OF_H) -> dict:
                 cell["reached"] += k >= step
                 cell["reached_any"] += stage in x.reached
                 cell["lost_here"] += x.status == "dropped" and x.furthest == stage
+                cell["open_here"] += x.status == "in_progress" and x.furthest == stage
                 if step < len(designed):
                     cell["converted"] += k > step
                     cell["dropped"] += k == step and x.window_closed
@@ -469,7 +470,7 @@ def test_stage_funnel_equals_the_oracle_on_random_logs(attempts):
     frame = run(attempts)
     expected = oracle_funnel(attempts)
     columns = ["entered", "reached", "reached_any", "converted", "dropped", "in_progress"]
-    assert as_table(frame, [*columns, "lost_here"]) == expected
+    assert as_table(frame, [*columns, "lost_here", "open_here"]) == expected
     for r in frame.to_dicts():
         if r["conversion_n"]:
             assert r["conversion_n"] == r["converted"] + r["dropped"]
@@ -542,7 +543,15 @@ def test_demo_stage_funnel_equals_the_generators_truth(demo_pipeline):
     funnel = stage_funnel(con)
     months = {"2026-07", "2026-08", "2026-09"}
     assert set(funnel["cohort"]) == {*months, "all"}
-    counts = ["entered", "reached", "reached_any", "dropped", "in_progress", "lost_here"]
+    counts = [
+        "entered",
+        "reached",
+        "reached_any",
+        "dropped",
+        "in_progress",
+        "lost_here",
+        "open_here",
+    ]
     summed = (
         funnel.filter(pl.col("cohort").is_in(list(months)))
         .group_by("persona_id", "stage_id")
@@ -562,6 +571,9 @@ def test_demo_stage_funnel_equals_the_generators_truth(demo_pipeline):
                 "reached": people.filter(pl.col("k") >= step).height,
                 "lost_here": people.filter(
                     pl.col("furthest_stage") == stage, stage != designed[-1], closed
+                ).height,
+                "open_here": people.filter(
+                    pl.col("furthest_stage") == stage, stage != designed[-1], ~closed
                 ).height,
             }
             if step < len(designed):
