@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.resources import DBT_EXECUTABLE, TRANSFORMS_DIR, DuckDBResource
+from pipelines.spark import dbt_target, export_raw_tables
 
 dbt_project = DbtProject(project_dir=TRANSFORMS_DIR, profiles_dir=TRANSFORMS_DIR)
 
@@ -68,7 +69,14 @@ def transforms(
     Unit tests check the SQL, not the data, so they run in CI (tests/transforms), not in
     every scheduled refresh. The mapping coverage (share of activities no stage rule claims)
     is added to ``marts/fct_mapping_coverage``'s metadata once dbt has released the file.
+    With ``JOURNEYMAP_DBT_TARGET=spark`` the raw tables are exported as Parquet for Spark
+    first, and the marts (with the coverage) stay in Spark's catalog.
     """
+    on_spark = dbt_target() == "spark"
+    if on_spark:
+        with duckdb.connect() as con:
+            counts = export_raw_tables(con)
+        context.log.info(f"raw tables exported for Spark: {counts}")
     held = None
     build = ["build", "--exclude-resource-type", "unit_test"]
     for event in dbt.cli(build, context=context).stream():
@@ -76,7 +84,9 @@ def transforms(
             held = event
             continue
         yield event
-    if held is not None:
+    if held is not None and on_spark:
+        yield held
+    elif held is not None:
         with duckdb.connect() as con:
             yield held.with_metadata({**held.metadata, **mapping_coverage(con)})
 

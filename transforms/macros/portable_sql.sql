@@ -85,3 +85,120 @@
 {% macro duckdb__type_double() -%}
     double
 {%- endmacro %}
+
+
+{#
+    Spark SQL (dbt-spark). Spark's string literals treat a backslash as an escape, its
+    to_json drops null fields unless told not to, and its recursive CTEs take UNION ALL only.
+#}
+
+{% macro spark__json_extract_text(json_text, key) -%}
+    get_json_object({{ json_text }}, concat('$[', chr(39), {{ key }}, chr(39), ']'))
+{%- endmacro %}
+
+{% macro spark__json_array_last_text(json_text) -%}
+    element_at(from_json({{ json_text }}, 'array<string>'), -1)
+{%- endmacro %}
+
+{% macro spark__json_object_text(pairs) -%}
+    to_json(
+        named_struct(
+            {%- for key, value in pairs %}
+            '{{ key }}', {{ value }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        ),
+        map('ignoreNullFields', 'false')
+    )
+{%- endmacro %}
+
+{% macro spark__add_seconds(timestamp_expr, seconds_expr) -%}
+    timestampadd(second, cast({{ seconds_expr }} as bigint), {{ timestamp_expr }})
+{%- endmacro %}
+
+{% macro spark__string_agg_ordered(expr, delimiter, order_by) -%}
+    listagg({{ expr }}, '{{ delimiter }}') within group (order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}
+
+
+{% macro try_cast_as(expr, type) -%}
+    {{ return(adapter.dispatch('try_cast_as', 'journeymap')(expr, type)) }}
+{%- endmacro %}
+
+{% macro default__try_cast_as(expr, type) -%}
+    {{ dbt.safe_cast(expr, type) }}
+{%- endmacro %}
+
+{% macro spark__try_cast_as(expr, type) -%}
+    try_cast({{ expr }} as {{ type }})
+{%- endmacro %}
+
+
+{% macro backslash_literal() -%}
+    {{ return(adapter.dispatch('backslash_literal', 'journeymap')()) }}
+{%- endmacro %}
+
+{% macro default__backslash_literal() -%}
+    '\'
+{%- endmacro %}
+
+{% macro spark__backslash_literal() -%}
+    '\\'
+{%- endmacro %}
+
+
+{#
+    reachable_users(user_ids, user_edges): the CTE `reachable_users (user_id, reachable_user_id)`,
+    every user paired with each user its alias edges reach (itself included).
+#}
+{% macro reachable_users(user_ids, user_edges) -%}
+    {{ return(adapter.dispatch('reachable_users', 'journeymap')(user_ids, user_edges)) }}
+{%- endmacro %}
+
+{% macro default__reachable_users(user_ids, user_edges) -%}
+reachable_users (user_id, reachable_user_id) as (
+
+    select user_id, user_id as reachable_user_id from {{ user_ids }}
+    union
+    select
+        reachable_users.user_id,
+        {{ user_edges }}.linked_user_id as reachable_user_id
+    from reachable_users
+    inner join {{ user_edges }}
+        on reachable_users.reachable_user_id = {{ user_edges }}.user_id
+
+)
+{%- endmacro %}
+
+{#
+    Spark: UNION ALL only, so the recursion walks simple paths (a user never revisited on a
+    path) from the users that have alias edges; the union afterwards removes duplicates.
+#}
+{% macro spark__reachable_users(user_ids, user_edges) -%}
+user_paths (user_id, reachable_user_id, visited) as (
+
+    select distinct user_id, user_id as reachable_user_id, array(user_id) as visited
+    from {{ user_edges }}
+    union all
+    select
+        user_paths.user_id,
+        {{ user_edges }}.linked_user_id as reachable_user_id,
+        array_append(user_paths.visited, {{ user_edges }}.linked_user_id) as visited
+    from user_paths
+    inner join {{ user_edges }}
+        on user_paths.reachable_user_id = {{ user_edges }}.user_id
+    where not array_contains(user_paths.visited, {{ user_edges }}.linked_user_id)
+
+),
+
+reachable_users as (
+
+    select user_id, user_id as reachable_user_id from {{ user_ids }}
+    union
+    select user_id, reachable_user_id from user_paths
+
+)
+{%- endmacro %}

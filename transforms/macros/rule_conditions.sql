@@ -1,5 +1,5 @@
 {% macro rule_condition_holds(op, actual_text, value_text, value_number) -%}
-    {%- set actual_number = dbt.safe_cast(actual_text, type_double()) -%}
+    {%- set actual_number = try_cast_as(actual_text, type_double()) -%}
     {%- set values_equal -%}
         case
             when {{ value_number }} is not null and {{ actual_number }} is not null

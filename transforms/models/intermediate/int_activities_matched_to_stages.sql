@@ -44,7 +44,7 @@ candidate_clauses as (
     from activities
     inner join stage_rules
         on activities.activity_source = stage_rules.activity_source
-        and activities.event like stage_rules.event_like escape '\'
+        and activities.event like stage_rules.event_like escape {{ backslash_literal() }}
 
 ),
 

@@ -55,18 +55,7 @@ user_edges as (
 
 ),
 
-reachable_users (user_id, reachable_user_id) as (
-
-    select user_id, user_id as reachable_user_id from user_ids
-    union
-    select
-        reachable_users.user_id,
-        user_edges.linked_user_id as reachable_user_id
-    from reachable_users
-    inner join user_edges
-        on reachable_users.reachable_user_id = user_edges.user_id
-
-),
+{{ reachable_users('user_ids', 'user_edges') }},
 
 canonical_users as (
 

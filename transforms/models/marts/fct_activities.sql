@@ -3,10 +3,13 @@
     person they touch is rebuilt whole, so back-filled person keys and per-person activity_seq
     stay equal to a full rebuild. delete+insert on event_id also removes the rows an
     identifier had under its previous person key.
+
+    On Spark the stream is rebuilt whole: Parquet tables cannot delete rows, and a rebuild
+    equals the incremental result by construction (with Delta or Iceberg, `merge` would do).
 #}
 {{
     config(
-        materialized='incremental',
+        materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='delete+insert',
         unique_key='event_id',
         on_schema_change='fail',
@@ -143,10 +146,10 @@ final as (
         source_line,
 
         -- measures
-        row_number() over (
+        cast(row_number() over (
             partition by person_key
             order by ts, activity_source, source_file, source_line, event_id
-        ) as activity_seq,
+        ) as {{ dbt.type_bigint() }}) as activity_seq,
 
         -- timestamps
         ts
