@@ -1,21 +1,20 @@
 """Benchmark: wall time and peak RSS of ``generate_demo`` for N persons.
 
 Usage: ``python benchmarks/generate_demo.py --persons 1000000 [--workdir DIR] [--seed 7]``.
-The generator runs in a fresh child process, so the peak RSS reported is its own.
+The generator runs in a fresh child process (``_measure.run_measured``), so the peak RSS
+reported is its own.
 Target (2 cores): 1,000,000 persons in under 120 s and under 4 GB peak RSS.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _measure import run_measured
 
 _CHILD = """
 import json, sys
@@ -42,16 +41,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="journeymap-demo-bench-"))
-    began = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(workdir), str(args.persons), str(args.seed)],
-        check=True,
-        capture_output=True,
-        text=True,
+    done = run_measured(
+        [sys.executable, "-c", _CHILD, str(workdir), str(args.persons), str(args.seed)]
     )
-    wall = time.perf_counter() - began
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result = json.loads(done.stdout)
+    if done.returncode != 0:
+        sys.exit(f"generator failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    wall, peak_mb = done.wall_s, done.peak_mib
+    result = done.report()
     size_mb = _disk_bytes(workdir / "landing") / 1e6
     print(f"persons:          {args.persons:,}")
     print(

@@ -1,17 +1,16 @@
 """Benchmark: read + stage + load N synthetic events into DuckDB, JSON lines and Parquet.
 
 Usage: ``python benchmarks/ingest.py --events 2000000 [--workdir DIR] [--days 30]``.
-Generation runs first; each measurement runs in a fresh child process so that its peak RSS
-is its own. Targets (2 cores): Parquet >= 2,000,000 events/s, JSON lines >= 300,000 events/s.
+Generation runs first; each measurement runs in a fresh child process
+(``_measure.run_measured``) so that its peak RSS is its own.
+Targets (2 cores): Parquet >= 2,000,000 events/s, JSON lines >= 300,000 events/s.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -19,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+from _measure import run_measured
 
 EPOCH_2026_07_01 = 1_782_864_000
 
@@ -78,7 +78,9 @@ def generate(root: Path, events: int, days: int, files: int) -> None:
         ).write_parquet(feed / f"{stamp}-{k:03d}.parquet")
 
 
-def measure(root: Path, database: Path, source: str, days: int) -> dict[str, float]:
+def measure(
+    root: Path, database: Path, source: str, days: int, memory_limit: str
+) -> dict[str, float]:
     """Stage every file of one source, then load every day's partition; time and RSS.
 
     The same two calls the daily ingest asset makes for a backfill: ``stage_files`` over the
@@ -93,7 +95,12 @@ def measure(root: Path, database: Path, source: str, days: int) -> dict[str, flo
     )
     from journey_mining.sources import landing_files  # noqa: PLC0415
 
-    con = duckdb.connect(str(database))
+    # as the Dagster resource does: a memory bound and a spill folder, so the first-copy join
+    # spills instead of growing with the landing folder
+    spill = database.with_suffix(".tmp")
+    con = duckdb.connect(
+        str(database), config={"memory_limit": memory_limit, "temp_directory": str(spill)}
+    )
     ensure_raw_schema(con)
     files = [f for f in landing_files(root) if f.shape.name == source]
     start = time.perf_counter()
@@ -103,7 +110,6 @@ def measure(root: Path, database: Path, source: str, days: int) -> dict[str, flo
     loaded = sum(report.loaded for report in load_partitions(con, "product_events", all_days))
     end = time.perf_counter()
     con.close()
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "events": read,
         "loaded": loaded,
@@ -111,7 +117,6 @@ def measure(root: Path, database: Path, source: str, days: int) -> dict[str, flo
         "load_s": end - staged_at,
         "total_s": end - start,
         "events_per_s": read / (end - start),
-        "peak_rss_mib": peak_kib / 1024,
     }
 
 
@@ -122,11 +127,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--files", type=int, default=0, help="files per format (default: days)")
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument(
+        "--memory-limit", default="2GB", help="DuckDB memory_limit of the ingest (default 2GB)"
+    )
     parser.add_argument("--measure", choices=["segment", "generic"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         root = args.workdir / "landing"
-        result = measure(root, args.workdir / f"{args.measure}.duckdb", args.measure, args.days)
+        database = args.workdir / f"{args.measure}.duckdb"
+        result = measure(root, database, args.measure, args.days, args.memory_limit)
         print(json.dumps(result))
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="journeymap-bench-"))
@@ -138,7 +147,7 @@ def main() -> None:
     generate(root, args.events, args.days, args.files or args.days)
     print(f"generated {args.events:,} events x 2 formats in {time.perf_counter() - started:.1f}s")
     for source, label in (("generic", "Parquet"), ("segment", "JSON lines")):
-        output = subprocess.run(
+        done = run_measured(
             [
                 sys.executable,
                 __file__,
@@ -148,12 +157,13 @@ def main() -> None:
                 str(workdir),
                 "--days",
                 str(args.days),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        figures = json.loads(output.strip().splitlines()[-1])
+                "--memory-limit",
+                args.memory_limit,
+            ]
+        )
+        if done.returncode != 0:
+            sys.exit(f"{label} ingest failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        figures = {**done.report(), "peak_rss_mib": done.peak_mib}
         print(
             f"{label:10s}: {figures['events']:,.0f} events read, {figures['loaded']:,.0f} loaded "
             f"in {figures['total_s']:.1f}s (stage {figures['stage_s']:.1f}s, partitions "
