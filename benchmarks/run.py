@@ -484,16 +484,15 @@ class StageFailedError(RuntimeError):
 
 
 def landing_days(landing: Path) -> list[str]:
-    """Every day from the first to the last export date in the landing files' names."""
-    found = sorted(
-        match.group(1)
-        for path in landing.rglob("*")
-        if (match := re.search(r"(\d{4}-\d{2}-\d{2})", path.name)) is not None
-    )
+    """Every day from the first to the last export date of the landing files (as ingest reads
+    them from the names)."""
+    from journey_mining.sources import landing_files  # noqa: PLC0415
+
+    found = sorted({f.export_date for f in landing_files(landing) if f.export_date is not None})
     if not found:
         msg = f"{landing}: no dated landing files"
         raise SystemExit(msg)
-    first, last = date.fromisoformat(found[0]), date.fromisoformat(found[-1])
+    first, last = found[0], found[-1]
     return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 

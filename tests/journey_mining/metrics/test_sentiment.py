@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import defaultdict
@@ -166,12 +167,15 @@ def logs(draw):
             ts = attempt.entered + draw(st.integers(-2, 50))
         kind = draw(st.sampled_from(("nps", "nps", "csat", "csat", "ces", "ticket", "other")))
         if kind == "ticket":
-            activities.append(ticket(person, ts))
+            activity = ticket(person, ts)
         elif kind == "other":
-            activities.append(Activity(person, ts, "Page Viewed"))
+            activity = Activity(person, ts, "Page Viewed")
         else:
             top = {"nps": 11, "csat": 5, "ces": 7}[kind]
-            activities.append(survey(person, ts, kind, draw(st.integers(0, top))))
+            activity = survey(person, ts, kind, draw(st.integers(0, top)))
+        # the channel is for the map's channel mix (test_attribution); sentiment ignores it
+        channel = draw(st.sampled_from(("web", "email")))
+        activities.append(dataclasses.replace(activity, channel=channel))
     return attempts, activities
 
 
