@@ -49,6 +49,7 @@ from journey_mining.journey_map.snapshot import (
 from journey_mining.journey_model import JourneyModel, parse_duration
 from journey_mining.metrics.attribution import stage_attribution_sql
 from journey_mining.metrics.stats import two_proportion_p_value
+from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = [
     "ALL",
@@ -96,7 +97,7 @@ JsonDict = dict[str, Any]
 ValuePerConversion = float | Mapping[str, float]
 
 
-def stage_channel_mix(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def stage_channel_mix(con: Source) -> pl.DataFrame:
     """Share of each stage's activities by channel, per journey, persona and entry month.
 
     An activity of ``marts.fct_activities`` belongs to the latest stage visit of its journey
@@ -112,11 +113,10 @@ def stage_channel_mix(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         the stage) and ``share`` of the stage's activities.
     """
     sql = read_sql("journey_map_channel_mix").format(stage_activities=stage_attribution_sql())
-    frame: pl.DataFrame = con.sql(sql, params={"all": ALL}).pl()
-    return frame
+    return as_warehouse(con).frame(sql, {"all": ALL})
 
 
-def stage_top_actions(con: duckdb.DuckDBPyConnection, top: int = 5) -> pl.DataFrame:
+def stage_top_actions(con: Source, top: int = 5) -> pl.DataFrame:
     """The ``top`` most frequent event names per stage, journey, persona and entry month.
 
     Activities are placed in stages as in :func:`stage_channel_mix`.
@@ -132,8 +132,7 @@ def stage_top_actions(con: duckdb.DuckDBPyConnection, top: int = 5) -> pl.DataFr
         msg = f"top must be at least 1, got {top}"
         raise ValueError(msg)
     sql = read_sql("journey_map_top_actions").format(stage_activities=stage_attribution_sql())
-    frame: pl.DataFrame = con.sql(sql, params={"all": ALL, "top": top}).pl()
-    return frame
+    return as_warehouse(con).frame(sql, {"all": ALL, "top": top})
 
 
 def journey_map_schema() -> JsonDict:

@@ -6,13 +6,16 @@ stages: the one trace the journey's designers intend. Each attempt's stage varia
 classified, so a PM sees how far the real journey is from the intended one, where, and whether
 the people who depart are the ones who are lost.
 
-Fitness and deviations are set-based DuckDB SQL (``journey_mining/sql/conformance_*.sql``).
-pm4py appears only in :func:`process_model_svg`, through :mod:`journey_mining.process_model`,
+Deviations are set-based SQL (``journey_mining/sql/conformance_deviations.sql``); fitness
+counts the variants in SQL and aligns each distinct variant once, in Python (an aggregate:
+thousands of variants, not millions of attempts). pm4py appears only in
+:func:`process_model_svg`, through :mod:`journey_mining.process_model`,
 and sees only aggregated variants.
 """
 
 from __future__ import annotations
 
+import bisect
 from pathlib import Path
 
 import duckdb
@@ -20,13 +23,14 @@ import polars as pl
 
 from journey_mining.eventlog import read_sql
 from journey_mining.metrics.stage_paths import ALL_PERSONAS, breakdown_variants
+from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = ["DEVIATION_TYPES", "conformance", "deviations", "process_model_svg"]
 
 DEVIATION_TYPES = ("skipped_stage", "repeated_stage", "out_of_order")
 
 
-def conformance(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def conformance(con: Source) -> pl.DataFrame:
     """How well the attempts of each breakdown fit the designed path.
 
     An attempt's trace is its stage variant. Its fitness is alignment fitness against the
@@ -35,8 +39,8 @@ def conformance(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     optimal alignment has ``l`` synchronous moves and costs ``|t| + |d| - 2l`` log and model
     moves, so ``fitness = 1 - cost / (|t| + |d|) = 2l / (|t| + |d|)``. This is pm4py's
     ``fitness_alignments`` per trace (its ``average_trace_fitness`` and ``log_fitness``),
-    computed exactly in SQL. An attempt that stops early is charged model moves for the
-    stages it did not reach, so fitness mixes deviation with incompleteness;
+    computed exactly, once per distinct variant. An attempt that stops early is charged model
+    moves for the stages it did not reach, so fitness mixes deviation with incompleteness;
     ``on_designed_path`` separates the two.
 
     Parameters
@@ -59,12 +63,106 @@ def conformance(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         - ``on_designed_path``: attempts whose trace is a prefix of the designed path (no
           deviation so far, finished or not), and ``on_designed_path_share``.
     """
-    sql = read_sql("conformance_fitness").format(traces=read_sql("stage_paths_stage_traces"))
-    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS}).pl()
-    return frame
+    warehouse = as_warehouse(con)
+    sql = read_sql("conformance_variants").format(traces=read_sql("stage_paths_stage_traces"))
+    variants = warehouse.frame(sql)
+    paths = warehouse.frame(read_sql("stage_paths_designed_stages"))
+    designed = {
+        journey_id: tuple(group.sort("designed_position")["stage_id"])
+        for (journey_id,), group in paths.group_by("journey_id")
+    }
+    aligned = variants.with_columns(
+        pl.struct("journey_id", "activities")
+        .map_elements(
+            lambda row: _alignment(tuple(row["activities"]), designed[row["journey_id"]]),
+            return_dtype=_ALIGNMENT,
+        )
+        .alias("alignment")
+    ).unnest("alignment")
+    measures = [
+        pl.col("persons").sum().cast(pl.Int64).alias("persons"),
+        (
+            (pl.col("persons") * (1 - pl.col("cost") / pl.col("moves"))).sum()
+            / pl.col("persons").sum()
+        ).alias("fitness"),
+        (
+            1
+            - (pl.col("persons") * pl.col("cost")).sum()
+            / (pl.col("persons") * pl.col("moves")).sum()
+        ).alias("log_fitness"),
+        pl.col("persons")
+        .filter(pl.col("is_perfect_fit"))
+        .sum()
+        .cast(pl.Int64)
+        .alias("perfectly_fitting"),
+        pl.col("persons")
+        .filter(pl.col("is_on_designed_path"))
+        .sum()
+        .cast(pl.Int64)
+        .alias("on_designed_path"),
+    ]
+    by_persona = aligned.group_by("journey_id", "persona_id").agg(measures)
+    overall = (
+        aligned.group_by("journey_id").agg(measures).with_columns(persona_id=pl.lit(ALL_PERSONAS))
+    )
+    return (
+        pl.concat([by_persona, overall.select(by_persona.columns)])
+        .with_columns(
+            perfectly_fitting_share=pl.col("perfectly_fitting") / pl.col("persons"),
+            on_designed_path_share=pl.col("on_designed_path") / pl.col("persons"),
+        )
+        .select(
+            "journey_id",
+            "persona_id",
+            "persons",
+            "fitness",
+            "log_fitness",
+            "perfectly_fitting",
+            "perfectly_fitting_share",
+            "on_designed_path",
+            "on_designed_path_share",
+        )
+        .sort("journey_id", "persona_id")
+    )
 
 
-def deviations(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+_ALIGNMENT = pl.Struct(
+    {
+        "moves": pl.Int64,
+        "cost": pl.Int64,
+        "is_perfect_fit": pl.Boolean,
+        "is_on_designed_path": pl.Boolean,
+    }
+)
+
+
+def _alignment(trace: tuple[str, ...], designed: tuple[str, ...]) -> dict[str, object]:
+    """The optimal alignment of ``trace`` with the designed path (a sequence of distinct stages).
+
+    Its synchronous moves are the longest common subsequence, which for a path of distinct
+    stages is the longest strictly increasing run of the trace's designed positions
+    (patience sorting); every other visit is a log move and every other stage a model move.
+    """
+    position = {stage: index for index, stage in enumerate(designed)}
+    tails: list[int] = []
+    for stage in trace:
+        if stage not in position:
+            continue
+        at = bisect.bisect_left(tails, position[stage])
+        if at == len(tails):
+            tails.append(position[stage])
+        else:
+            tails[at] = position[stage]
+    moves = len(trace) + len(designed)
+    return {
+        "moves": moves,
+        "cost": moves - 2 * len(tails),
+        "is_perfect_fit": trace == designed,
+        "is_on_designed_path": trace == designed[: len(trace)],
+    }
+
+
+def deviations(con: Source) -> pl.DataFrame:
     """Where attempts depart from the designed path, by type and stage, and who is lost after.
 
     Only stages of the designed path are judged; "earlier" and "later" are designed-path
@@ -109,8 +207,7 @@ def deviations(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     sql = read_sql("conformance_deviations").format(
         designed_stages=read_sql("stage_paths_designed_stages")
     )
-    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS}).pl()
-    return frame
+    return as_warehouse(con).frame(sql, {"all_personas": ALL_PERSONAS})
 
 
 def process_model_svg(

@@ -12,24 +12,23 @@ figure carries its n and a 95% interval, per journey, persona (plus ``'all'``) a
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
 from journey_mining.metrics.attribution import stage_attribution_sql
-from journey_mining.metrics.stage_funnel import ALL, ATTEMPT_CTES, BREAKDOWN_KEYS
+from journey_mining.metrics.stage_funnel import ALL, BREAKDOWN_KEYS, attempt_ctes
 from journey_mining.metrics.stats import (
     mean_interval,
     nps_interval,
     poisson_rate_interval,
 )
+from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = ["METRICS", "stage_sentiment"]
 
 METRICS = ("nps", "csat", "ces", "tickets_per_100")
 
 _SENTIMENT_SQL = (
-    ATTEMPT_CTES
-    + """,
+    """,
 
 signals as (
     select
@@ -148,7 +147,7 @@ def _metric(name: str, n: pl.Expr, value: pl.Expr, low: pl.Expr, high: pl.Expr) 
 
 
 def stage_sentiment(
-    con: duckdb.DuckDBPyConnection,
+    con: Source,
     *,
     survey_event: str = "survey_responded",
     ticket_event: str = "ticket_opened",
@@ -185,10 +184,11 @@ def stage_sentiment(
           the window); value = tickets opened while in the stage per 100 of them; interval:
           Poisson score interval of the ticket count, per 100 attempts.
     """
-    frame: pl.DataFrame = con.sql(
-        _SENTIMENT_SQL,
-        params={"all": ALL, "survey_event": survey_event, "ticket_event": ticket_event},
-    ).pl()
+    warehouse = as_warehouse(con)
+    frame = warehouse.frame(
+        attempt_ctes(warehouse) + _SENTIMENT_SQL,
+        {"all": ALL, "survey_event": survey_event, "ticket_event": ticket_event},
+    )
     nps_low, nps_high = nps_interval("promoters", "detractors", "nps_n")
     csat_low, csat_high = mean_interval("csat_mean", "csat_sd", "csat_n")
     ces_low, ces_high = mean_interval("ces_mean", "ces_sd", "ces_n")

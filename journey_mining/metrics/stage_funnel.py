@@ -17,22 +17,18 @@ from __future__ import annotations
 
 from typing import Final
 
-import duckdb
 import polars as pl
 
 from journey_mining.metrics.stats import wilson_interval
+from journey_mining.warehouse import Source, Warehouse, as_warehouse
 
-__all__ = ["ALL", "ATTEMPT_CTES", "BREAKDOWN_KEYS", "stage_funnel"]
+__all__ = ["ALL", "BREAKDOWN_KEYS", "attempt_ctes", "stage_funnel"]
 
 ALL: Final = "all"
 BREAKDOWN_KEYS: Final = ("journey_id", "persona_id", "cohort")
 
-# chain: FUNNELS.md's ordered funnel over an attempt's stage visits. Step 1 is the first visit
-# of the first designed stage, step k+1 the first visit of the next designed stage at step k's
-# instant or later (ties in step order). Inside one window the earliest start goes furthest, so
-# it is the attempt that counts; its times are the ones timing reports.
-ATTEMPT_CTES: Final = """
-with recursive
+_ATTEMPT_CTES: Final = """
+with
 
 attempts as (
     select
@@ -89,21 +85,14 @@ stages_reached as (
     from visits_in_window
 ),
 
-designed_paths as (
-    select
-        journey_id,
-        cast(json_extract_string(any_value(designed_path), '$[*]') as varchar[]) as path
-    from marts.dim_journey_stages
-    group by journey_id
-),
-
 path_steps as (
     select
         journey_id,
-        unnest(path) as stage_id,
-        generate_subscripts(path, 1) as step,
-        len(path) as n_steps
-    from designed_paths
+        stage_id,
+        designed_position as step,
+        count(*) over (partition by journey_id) as n_steps
+    from marts.dim_journey_stages
+    where designed_position is not null
 ),
 
 step_visits as (
@@ -119,29 +108,7 @@ step_visits as (
         and visits_in_window.stage_id = path_steps.stage_id
 ),
 
-chain (journey_id, person_key, attempt_number, step, reached_at) as (
-    select journey_id, person_key, attempt_number, 1, min(visited_at)
-    from step_visits
-    where step = 1
-    group by journey_id, person_key, attempt_number
-
-    union all
-
-    select
-        chain.journey_id,
-        chain.person_key,
-        chain.attempt_number,
-        chain.step + 1,
-        min(step_visits.visited_at)
-    from chain
-    inner join step_visits
-        on chain.journey_id = step_visits.journey_id
-        and chain.person_key = step_visits.person_key
-        and chain.attempt_number = step_visits.attempt_number
-        and step_visits.step = chain.step + 1
-        and step_visits.visited_at >= chain.reached_at
-    group by chain.journey_id, chain.person_key, chain.attempt_number, chain.step
-),
+{chain}
 
 ordered as (
     select journey_id, person_key, attempt_number, max(step) as ordered_steps
@@ -150,9 +117,60 @@ ordered as (
 )
 """
 
-_FUNNEL_SQL = (
-    ATTEMPT_CTES
-    + """,
+
+def attempt_ctes(warehouse: Warehouse) -> str:
+    """The common table expressions every stage figure starts from, for ``warehouse``'s marts.
+
+    ``attempts``, ``attempt_groups`` (each attempt under its persona and ``'all'``, its entry
+    month and ``'all'``), ``visits_in_window``, ``stages_reached``, ``path_steps`` (the designed
+    path, from ``marts.dim_journey_stages.designed_position``), ``step_visits``, ``chain`` and
+    ``ordered``.
+
+    ``chain`` is FUNNELS.md's ordered funnel over an attempt's stage visits: step 1 is the
+    first visit of the first designed stage, step k+1 the first visit of the next designed
+    stage at step k's instant or later (ties in step order). It is unrolled, one join per step
+    up to the longest designed path, rather than a recursive CTE: Spark refuses aggregates in a
+    recursive step, and the unrolled joins are as fast on DuckDB. Inside one window the
+    earliest start goes furthest, so it is the attempt that counts; its times are the ones
+    timing reports.
+    """
+    rows = warehouse.frame("select max(designed_position) as steps from marts.dim_journey_stages")
+    steps = int(rows["steps"][0] or 1) if rows.height else 1
+    links = [
+        """chain_1 as (
+    select journey_id, person_key, attempt_number, 1 as step, min(visited_at) as reached_at
+    from step_visits
+    where step = 1
+    group by journey_id, person_key, attempt_number
+)"""
+    ]
+    links += [
+        f"""chain_{step} as (
+    select
+        previous.journey_id,
+        previous.person_key,
+        previous.attempt_number,
+        {step} as step,
+        min(step_visits.visited_at) as reached_at
+    from chain_{step - 1} as previous
+    inner join step_visits
+        on previous.journey_id = step_visits.journey_id
+        and previous.person_key = step_visits.person_key
+        and previous.attempt_number = step_visits.attempt_number
+        and step_visits.step = {step}
+        and step_visits.visited_at >= previous.reached_at
+    group by previous.journey_id, previous.person_key, previous.attempt_number
+)"""
+        for step in range(2, steps + 1)
+    ]
+    union = "\n    union all\n    ".join(
+        f"select * from chain_{step}" for step in range(1, steps + 1)
+    )
+    chain = ",\n\n".join([*links, f"chain as (\n    {union}\n)"]) + ","
+    return _ATTEMPT_CTES.replace("{chain}", chain)
+
+
+_FUNNEL_SQL = """,
 
 attempt_steps as (
     select
@@ -224,7 +242,6 @@ left join marts.dim_journey_stages as stages
     on counted.journey_id = stages.journey_id
     and counted.stage_id = stages.stage_id
 """
-)
 
 _COLUMNS = (
     *BREAKDOWN_KEYS,
@@ -246,7 +263,7 @@ _COLUMNS = (
 )
 
 
-def stage_funnel(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def stage_funnel(con: Source) -> pl.DataFrame:
     """The stage funnel of every journey, per persona and entry month.
 
     An attempt (a row of ``marts.fct_journeys``) is counted under its persona and under
@@ -287,7 +304,8 @@ def stage_funnel(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
           lost nor past the stage yet, so left out of the drop-off rate's denominator
           (``reached_any - open_here``, FUNNELS.md censoring).
     """
-    frame: pl.DataFrame = con.sql(_FUNNEL_SQL, params={"all": ALL}).pl()
+    warehouse = as_warehouse(con)
+    frame = warehouse.frame(attempt_ctes(warehouse) + _FUNNEL_SQL, {"all": ALL})
     low, high = wilson_interval("converted", "conversion_n")
     return (
         frame.with_columns(

@@ -21,6 +21,7 @@ import polars as pl
 
 from journey_mining.eventlog import read_sql
 from journey_mining.metrics.paths import Variant
+from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = [
     "ALL_PERSONAS",
@@ -38,7 +39,7 @@ START_NODE: Final = "__start__"
 END_NODE: Final = "__end__"
 
 
-def stage_variants(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def stage_variants(con: Source) -> pl.DataFrame:
     """Every stage variant (the ordered stage visits of an attempt) per breakdown.
 
     Parameters
@@ -72,7 +73,7 @@ def stage_variants(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return frame.drop("activities").rename({"length": "n_stages"})
 
 
-def event_variants(con: duckdb.DuckDBPyConnection, top: int = 50) -> pl.DataFrame:
+def event_variants(con: Source, top: int = 50) -> pl.DataFrame:
     """The most common event-level variants per breakdown, and how many variants there are.
 
     An attempt's event-level variant is the ``event`` names of all the person's activities in
@@ -125,7 +126,7 @@ def breakdown_variants(
     )
 
 
-def stage_dfg(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def stage_dfg(con: Source) -> pl.DataFrame:
     """The directly-follows graph of the stage visits, per breakdown.
 
     An edge ``source -> target`` occurs once each time a visit to ``source`` is immediately
@@ -153,11 +154,10 @@ def stage_dfg(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
           pseudo-edges, which have no time.
     """
     params = {"all_personas": ALL_PERSONAS, "start_node": START_NODE, "end_node": END_NODE}
-    frame: pl.DataFrame = con.sql(read_sql("stage_paths_dfg"), params=params).pl()
-    return frame
+    return as_warehouse(con).frame(read_sql("stage_paths_dfg"), params)
 
 
-def loops_and_skips(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def loops_and_skips(con: Source) -> pl.DataFrame:
     """Loops back to and skips of each stage of the designed path, per breakdown.
 
     Stages are the designed path's (``marts.dim_journey_stages.designed_path``), in its order;
@@ -188,11 +188,9 @@ def loops_and_skips(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     sql = read_sql("stage_paths_loops_skips").format(
         designed_stages=read_sql("stage_paths_designed_stages")
     )
-    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS}).pl()
-    return frame
+    return as_warehouse(con).frame(sql, {"all_personas": ALL_PERSONAS})
 
 
-def _variants(con: duckdb.DuckDBPyConnection, traces: str, *, top: int | None) -> pl.DataFrame:
+def _variants(con: Source, traces: str, *, top: int | None) -> pl.DataFrame:
     sql = read_sql("stage_paths_variants").format(traces=read_sql(traces))
-    frame: pl.DataFrame = con.sql(sql, params={"all_personas": ALL_PERSONAS, "top": top}).pl()
-    return frame
+    return as_warehouse(con).frame(sql, {"all_personas": ALL_PERSONAS, "top": top})

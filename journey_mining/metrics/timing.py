@@ -9,11 +9,11 @@ persona (plus ``'all'``) and entry month (plus ``'all'``).
 
 from __future__ import annotations
 
-import duckdb
 import polars as pl
 
-from journey_mining.metrics.stage_funnel import ALL, ATTEMPT_CTES, BREAKDOWN_KEYS
+from journey_mining.metrics.stage_funnel import ALL, BREAKDOWN_KEYS, attempt_ctes
 from journey_mining.metrics.stats import km_median
+from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = ["stage_timing"]
 
@@ -69,8 +69,7 @@ grouped_durations as (
 """
 
 _TIMING_SQL = (
-    ATTEMPT_CTES
-    + _STEP_DURATIONS
+    _STEP_DURATIONS
     + """,
 
 breakdowns as (
@@ -162,8 +161,7 @@ where timed_steps.step < timed_steps.n_steps
 )
 
 _KM_INPUT_SQL = (
-    ATTEMPT_CTES
-    + _STEP_DURATIONS
+    _STEP_DURATIONS
     + """
 select journey_id, persona_id, cohort, step, duration_s, converted, count(*) as n
 from grouped_durations
@@ -187,7 +185,7 @@ _COLUMNS = (
 )
 
 
-def stage_timing(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+def stage_timing(con: Source) -> pl.DataFrame:
     """Time to the next designed stage and time in stage before drop-off.
 
     Parameters
@@ -219,8 +217,10 @@ def stage_timing(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
           their time from first reaching the stage to their last activity in it.
     """
     params = {"all": ALL}
-    timing: pl.DataFrame = con.sql(_TIMING_SQL, params={**params, "hour": _SECONDS_PER_HOUR}).pl()
-    durations: pl.DataFrame = con.sql(_KM_INPUT_SQL, params=params).pl()
+    warehouse = as_warehouse(con)
+    ctes = attempt_ctes(warehouse)
+    timing = warehouse.frame(ctes + _TIMING_SQL, {**params, "hour": _SECONDS_PER_HOUR})
+    durations = warehouse.frame(ctes + _KM_INPUT_SQL, params)
     keys = [*BREAKDOWN_KEYS, "step"]
     km = km_median(
         durations, by=keys, duration="duration_s", event="converted", weight="n"

@@ -59,7 +59,7 @@ select
     -- dimensions
     variant,
     activities,
-    len(activities) as length,
+    array_length(activities) as length,
     -- measures
     persons,
     persons / breakdown_persons as share,

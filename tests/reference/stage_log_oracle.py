@@ -103,9 +103,14 @@ def build(marts: Marts, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.
         for a in marts.attempts
     ]
     stages = [
-        {"journey_id": journey, "stage_id": stage, "designed_path": json.dumps(list(path))}
+        {
+            "journey_id": journey,
+            "stage_id": stage,
+            "designed_path": json.dumps(list(path)),
+            "designed_position": position,
+        }
         for journey, path in marts.designed.items()
-        for stage in path
+        for position, stage in enumerate(path, start=1)
     ]
     activities = [
         {
@@ -141,6 +146,7 @@ def build(marts: Marts, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.
             "journey_id": pl.String,
             "stage_id": pl.String,
             "designed_path": pl.String,
+            "designed_position": pl.Int32,
         },
         "fct_activities": {
             "event_id": pl.String,

@@ -202,3 +202,16 @@ reachable_users as (
 
 )
 {%- endmacro %}
+
+
+{% macro json_array_position(json_text, value) -%}
+    {{ return(adapter.dispatch('json_array_position', 'journeymap')(json_text, value)) }}
+{%- endmacro %}
+
+{% macro default__json_array_position(json_text, value) -%}
+    nullif(array_position(from_json({{ json_text }}, 'array<string>'), {{ value }}), 0)
+{%- endmacro %}
+
+{% macro duckdb__json_array_position(json_text, value) -%}
+    list_position(json_transform({{ json_text }}, '["VARCHAR"]'), {{ value }})
+{%- endmacro %}

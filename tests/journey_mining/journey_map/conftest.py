@@ -349,6 +349,7 @@ def _marts(con: duckdb.DuckDBPyConnection) -> None:
                 "kpis": json.dumps(KPIS[stage]),
                 "journey_name": "Trip booking",
                 "designed_path": json.dumps(list(STAGES)),
+                "designed_position": step,
                 "is_final_stage": step == len(STAGES),
                 "window_seconds": 30 * 86400,
             }

@@ -138,11 +138,25 @@ def build_marts(
     judged = judge(attempts, journeys, as_of_h)
     stages = pl.DataFrame(
         [
-            (j.id, s, j.order(s), json.dumps(list(j.designed)), j.window_h * 3600)
+            (
+                j.id,
+                s,
+                j.order(s),
+                json.dumps(list(j.designed)),
+                j.designed.index(s) + 1 if s in j.designed else None,
+                j.window_h * 3600,
+            )
             for j in journeys
             for s in j.stages
         ],
-        schema=["journey_id", "stage_id", "stage_order", "designed_path", "window_seconds"],
+        schema=[
+            "journey_id",
+            "stage_id",
+            "stage_order",
+            "designed_path",
+            "designed_position",
+            "window_seconds",
+        ],
         orient="row",
     )
     journeys_frame = pl.DataFrame(

@@ -32,6 +32,7 @@ final as (
         journeys.journey_name,
         journeys.designed_path,
         stages.stage_id = journeys.final_stage_id as is_final_stage,
+        {{ json_array_position('journeys.designed_path', 'stages.stage_id') }} as designed_position,
 
         -- measures
         journeys.window_seconds
