@@ -20,6 +20,7 @@ import duckdb
 import jinja2
 import yaml
 
+from journey_mining.warehouse import Source, SparkWarehouse
 from pipelines.resources import TRANSFORMS_DIR
 
 if TYPE_CHECKING:
@@ -101,7 +102,49 @@ def spark_session(app_name: str = "journeymap") -> SparkSession:
     builder = SparkSession.builder.appName(app_name).enableHiveSupport()
     for key, value in profile_settings().items():
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    # errors only: each mining step's getOrCreate would otherwise warn that it reuses the session
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def spark_warehouse() -> SparkWarehouse:
+    """The mining layer's warehouse on the Spark route: the session of :func:`spark_session`.
+
+    The session is the process's (``getOrCreate``), so the mining steps of one in-process run
+    share one JVM and one hold on the local metastore.
+    """
+    return SparkWarehouse(spark_session())
+
+
+def marts_source(con: duckdb.DuckDBPyConnection) -> Source:
+    """Where the marts are: ``con``'s DuckDB file, or Spark's catalog on the Spark route."""
+    return spark_warehouse() if dbt_target() == "spark" else con
+
+
+MAP_DIMENSIONS = ("dim_journey_stages", "fct_mapping_coverage")
+"""The marts the journey map reads besides ``mining.*``: small, one row per stage or source."""
+
+
+def import_map_dimensions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Copy :data:`MAP_DIMENSIONS` from Spark's catalog into DuckDB's ``marts``; rows per table.
+
+    The map and its snapshots are written from DuckDB on either route; with the figures in
+    ``mining.*`` they need only these dimensions (stage names, owners, layers, KPI targets,
+    the as-of time, the mapping coverage), never a fact table.
+    """
+    warehouse = spark_warehouse()
+    con.execute("create schema if not exists marts")
+    counts: dict[str, int] = {}
+    for table in MAP_DIMENSIONS:
+        frame = warehouse.frame(f"select * from marts.{table}")
+        con.register("_spark_dimension", frame.to_arrow())
+        try:
+            con.execute(f"create or replace table marts.{table} as select * from _spark_dimension")
+        finally:
+            con.unregister("_spark_dimension")
+        counts[table] = frame.height
+    return counts
 
 
 def main() -> None:

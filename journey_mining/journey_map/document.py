@@ -227,9 +227,10 @@ def _load_figures(con: duckdb.DuckDBPyConnection, journey_id: str, period: str) 
         as_of = _first(funnel, "snapshot_as_of")
         model_hash = _first(funnel, "model_hash")
     else:
-        if _exists(con, "marts", "fct_journeys"):
+        if _exists(con, "marts", "dim_journey_stages"):
             rows = con.execute(
-                "select max(as_of_at) from marts.fct_journeys where journey_id = ?", [journey_id]
+                "select max(as_of_at) from marts.dim_journey_stages where journey_id = ?",
+                [journey_id],
             ).fetchall()
             as_of = rows[0][0] if rows else None
         model_hash = _model_hash(con, journey_id)

@@ -4,7 +4,7 @@
 ``mining.<table>_snapshots`` with five more columns: ``snapshot_period`` (the month under
 review, ``YYYY-MM``), ``snapshot_date``, ``snapshot_at``, ``model_hash`` (the SHA-256 of the
 journey model that produced the row, so history stays readable after the model changes) and
-``snapshot_as_of`` (the journey's as-of time in ``marts.fct_journeys``).
+``snapshot_as_of`` (the journey's as-of time in ``marts.dim_journey_stages``).
 ``mining.snapshot_log`` records one row per table and snapshot.
 
 The rule, per table and period:
@@ -139,9 +139,10 @@ def _journey_facts(con: duckdb.DuckDBPyConnection) -> str:
             )
             break
     as_of = "select null::varchar as journey_id, null::timestamp as as_of where false"
-    if _exists(con, "marts", "fct_journeys"):
+    if _exists(con, "marts", "dim_journey_stages"):
         as_of = (
-            "select journey_id, max(as_of_at) as as_of from marts.fct_journeys group by journey_id"
+            "select journey_id, max(as_of_at) as as_of from marts.dim_journey_stages "
+            "group by journey_id"
         )
     return (
         "select coalesce(hashes.journey_id, as_of.journey_id) as _journey_id, "

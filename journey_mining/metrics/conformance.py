@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from journey_mining.eventlog import read_sql
@@ -211,7 +210,7 @@ def deviations(con: Source) -> pl.DataFrame:
 
 
 def process_model_svg(
-    con: duckdb.DuckDBPyConnection,
+    con: Source,
     journey_id: str,
     persona_id: str,
     path: str | Path,
@@ -226,7 +225,8 @@ def process_model_svg(
     Parameters
     ----------
     con
-        A connection to a database with ``marts.fct_stage_visits`` and ``marts.fct_journeys``.
+        The marts (``marts.fct_stage_visits``, ``marts.fct_journeys``): a warehouse or a
+        DuckDB connection.
     journey_id, persona_id
         The breakdown; ``persona_id="all"`` takes every persona.
     path

@@ -15,7 +15,13 @@ from __future__ import annotations
 import polars as pl
 
 from journey_mining.metrics.attribution import stage_attribution_sql
-from journey_mining.metrics.stage_funnel import ALL, BREAKDOWN_KEYS, attempt_ctes
+from journey_mining.metrics.stage_funnel import (
+    ALL,
+    BREAKDOWN_KEYS,
+    attempt_ctes,
+    breakdown_columns,
+    by_breakdown,
+)
 from journey_mining.metrics.stats import (
     mean_interval,
     nps_interval,
@@ -50,9 +56,10 @@ attributed as (
 
 grouped as (
     select
-        attempt_groups.journey_id,
-        attempt_groups.persona_id,
-        attempt_groups.cohort,
+        attempts.journey_id,
+        """
+    + breakdown_columns("attempts")
+    + """,
         attributed.stage_id,
         count(*) filter (where attributed.is_ticket) as tickets,
         count(*) filter (
@@ -71,43 +78,30 @@ grouped as (
         avg(attributed.score) filter (where attributed.survey_type = 'ces') as ces_mean,
         stddev_samp(attributed.score) filter (where attributed.survey_type = 'ces') as ces_sd
     from attributed
-    inner join attempt_groups
-        on attributed.journey_id = attempt_groups.journey_id
-        and attributed.person_key = attempt_groups.person_key
-        and attributed.attempt_number = attempt_groups.attempt_number
-    group by all
-),
-
-reach as (
-    select
-        attempt_groups.journey_id,
-        attempt_groups.persona_id,
-        attempt_groups.cohort,
-        stages_reached.stage_id,
-        count(*) as reached
-    from attempt_groups
-    inner join stages_reached
-        on attempt_groups.journey_id = stages_reached.journey_id
-        and attempt_groups.person_key = stages_reached.person_key
-        and attempt_groups.attempt_number = stages_reached.attempt_number
-    group by all
+    inner join attempts
+        on attributed.journey_id = attempts.journey_id
+        and attributed.person_key = attempts.person_key
+        and attributed.attempt_number = attempts.attempt_number
+    """
+    + by_breakdown("attempts", "attributed.stage_id")
+    + """
 ),
 
 breakdown_stages as (
-    select distinct
-        attempt_groups.journey_id,
-        attempt_groups.persona_id,
-        attempt_groups.cohort,
+    select
+        breakdowns.journey_id,
+        breakdowns.persona_id,
+        breakdowns.cohort,
         stages.stage_id,
         stages.stage_order
-    from attempt_groups
+    from breakdowns
     inner join marts.dim_journey_stages as stages
-        on attempt_groups.journey_id = stages.journey_id
+        on breakdowns.journey_id = stages.journey_id
 )
 
 select
     breakdown_stages.*,
-    coalesce(reach.reached, 0) as reached,
+    coalesce(stage_reach.reached, 0) as reached,
     coalesce(grouped.tickets, 0) as tickets,
     coalesce(grouped.nps_n, 0) as nps_n,
     coalesce(grouped.promoters, 0) as promoters,
@@ -119,11 +113,11 @@ select
     grouped.ces_mean,
     grouped.ces_sd
 from breakdown_stages
-left join reach
-    on breakdown_stages.journey_id = reach.journey_id
-    and breakdown_stages.persona_id = reach.persona_id
-    and breakdown_stages.cohort = reach.cohort
-    and breakdown_stages.stage_id = reach.stage_id
+left join stage_reach
+    on breakdown_stages.journey_id = stage_reach.journey_id
+    and breakdown_stages.persona_id = stage_reach.persona_id
+    and breakdown_stages.cohort = stage_reach.cohort
+    and breakdown_stages.stage_id = stage_reach.stage_id
 left join grouped
     on breakdown_stages.journey_id = grouped.journey_id
     and breakdown_stages.persona_id = grouped.persona_id

@@ -22,7 +22,14 @@ import polars as pl
 from journey_mining.metrics.stats import wilson_interval
 from journey_mining.warehouse import Source, Warehouse, as_warehouse
 
-__all__ = ["ALL", "BREAKDOWN_KEYS", "attempt_ctes", "stage_funnel"]
+__all__ = [
+    "ALL",
+    "BREAKDOWN_KEYS",
+    "attempt_ctes",
+    "breakdown_columns",
+    "by_breakdown",
+    "stage_funnel",
+]
 
 ALL: Final = "all"
 BREAKDOWN_KEYS: Final = ("journey_id", "persona_id", "cohort")
@@ -44,22 +51,6 @@ attempts as (
         as_of_at,
         window_closes_at <= as_of_at as window_closed
     from marts.fct_journeys
-),
-
-attempt_groups as (
-    select
-        attempts.journey_id,
-        attempts.person_key,
-        attempts.attempt_number,
-        case when breakdowns.all_personas then $all else attempts.persona_id end as persona_id,
-        case when breakdowns.all_cohorts then $all else attempts.cohort end as cohort,
-        attempts.status,
-        attempts.furthest_stage_id,
-        attempts.window_closed
-    from attempts
-    cross join
-        (values (false, false), (true, false), (false, true), (true, true))
-            as breakdowns (all_personas, all_cohorts)
 ),
 
 visits_in_window as (
@@ -89,7 +80,7 @@ path_steps as (
     select
         journey_id,
         stage_id,
-        designed_position as step,
+        cast(designed_position as bigint) as step,
         count(*) over (partition by journey_id) as n_steps
     from marts.dim_journey_stages
     where designed_position is not null
@@ -121,8 +112,10 @@ ordered as (
 def attempt_ctes(warehouse: Warehouse) -> str:
     """The common table expressions every stage figure starts from, for ``warehouse``'s marts.
 
-    ``attempts``, ``attempt_groups`` (each attempt under its persona and ``'all'``, its entry
-    month and ``'all'``), ``visits_in_window``, ``stages_reached``, ``path_steps`` (the designed
+    ``attempts`` (with the entry month as ``cohort``; :func:`by_breakdown` groups them under
+    ``'all'`` too), ``visits_in_window``, ``breakdowns`` (every journey x persona x cohort
+    with an attempt, the ``'all'`` ones included), ``stage_reach`` (attempts that visited
+    each stage, per breakdown), ``stages_reached``, ``path_steps`` (the designed
     path, from ``marts.dim_journey_stages.designed_position``), ``step_visits``, ``chain`` and
     ``ordered``.
 
@@ -167,81 +160,168 @@ def attempt_ctes(warehouse: Warehouse) -> str:
         f"select * from chain_{step}" for step in range(1, steps + 1)
     )
     chain = ",\n\n".join([*links, f"chain as (\n    {union}\n)"]) + ","
-    return _ATTEMPT_CTES.replace("{chain}", chain)
+    return _ATTEMPT_CTES.replace("{chain}", chain) + _BREAKDOWN_CTES
 
 
-_FUNNEL_SQL = """,
+def breakdown_columns(relation: str) -> str:
+    """``persona_id`` and ``cohort`` of :func:`by_breakdown`'s groups: ``$all`` where rolled up."""
+    return (
+        f"case when grouping({relation}.persona_id) = 1 then $all "
+        f"else {relation}.persona_id end as persona_id,\n        "
+        f"case when grouping({relation}.cohort) = 1 then $all "
+        f"else {relation}.cohort end as cohort"
+    )
 
-attempt_steps as (
+
+def by_breakdown(relation: str, *keys: str) -> str:
+    """A GROUP BY that counts each row under its persona and ``'all'``, its cohort and ``'all'``.
+
+    One pass over ``relation`` (grouping sets), instead of four copies of every row: the
+    figures are per journey x persona x entry month, each also for all of them.
+    """
+    rest = "".join(f", {key}" for key in keys)
+    journey = f"{relation}.journey_id"
+    persona = f"{relation}.persona_id"
+    cohort = f"{relation}.cohort"
+    sets = (
+        f"({journey}, {persona}, {cohort}{rest})",
+        f"({journey}, {persona}{rest})",
+        f"({journey}, {cohort}{rest})",
+        f"({journey}{rest})",
+    )
+    return "group by grouping sets (\n        " + ",\n        ".join(sets) + "\n    )"
+
+
+_BREAKDOWN_CTES: Final = (
+    """,
+
+breakdowns as (
+    select attempts.journey_id, """
+    + breakdown_columns("attempts")
+    + """
+    from attempts
+    """
+    + by_breakdown("attempts")
+    + """
+),
+
+stage_reach as (
     select
-        attempt_groups.journey_id,
-        attempt_groups.persona_id,
-        attempt_groups.cohort,
+        attempts.journey_id,
+        """
+    + breakdown_columns("attempts")
+    + """,
+        stages_reached.stage_id,
+        count(*) as reached
+    from attempts
+    inner join stages_reached
+        on attempts.journey_id = stages_reached.journey_id
+        and attempts.person_key = stages_reached.person_key
+        and attempts.attempt_number = stages_reached.attempt_number
+    """
+    + by_breakdown("attempts", "stages_reached.stage_id")
+    + """
+)
+"""
+)
+
+_FUNNEL_SQL = (
+    """,
+
+-- What the funnel counts of an attempt depends on only these columns, so attempts are
+-- counted per distinct combination before the breakdowns multiply anything.
+attempt_profiles as (
+    select
+        attempts.journey_id,
+        attempts.persona_id,
+        attempts.cohort,
+        attempts.status,
+        attempts.furthest_stage_id,
+        attempts.window_closed,
+        coalesce(ordered.ordered_steps, 0) as ordered_steps,
+        count(*) as attempts
+    from attempts
+    left join ordered
+        on attempts.journey_id = ordered.journey_id
+        and attempts.person_key = ordered.person_key
+        and attempts.attempt_number = ordered.attempt_number
+    group by
+        attempts.journey_id,
+        attempts.persona_id,
+        attempts.cohort,
+        attempts.status,
+        attempts.furthest_stage_id,
+        attempts.window_closed,
+        coalesce(ordered.ordered_steps, 0)
+),
+
+step_counts as (
+    select
+        attempt_profiles.journey_id,
+        """
+    + breakdown_columns("attempt_profiles")
+    + """,
         path_steps.stage_id,
         path_steps.step,
         path_steps.n_steps,
-        coalesce(ordered.ordered_steps, 0) as ordered_steps,
-        stages_reached.stage_id is not null as reached_any,
-        attempt_groups.window_closed,
-        attempt_groups.status = 'dropped'
-            and attempt_groups.furthest_stage_id = path_steps.stage_id as lost_here,
-        attempt_groups.status = 'in_progress'
-            and attempt_groups.furthest_stage_id = path_steps.stage_id as open_here
-    from attempt_groups
+        sum(attempt_profiles.attempts) as entered,
+        sum(case when attempt_profiles.ordered_steps >= path_steps.step
+            then attempt_profiles.attempts else 0 end) as reached,
+        sum(case when attempt_profiles.ordered_steps > path_steps.step
+            then attempt_profiles.attempts else 0 end) as converted,
+        sum(case when attempt_profiles.ordered_steps = path_steps.step
+            and attempt_profiles.window_closed then attempt_profiles.attempts else 0 end)
+            as dropped,
+        sum(case when attempt_profiles.ordered_steps = path_steps.step
+            and not attempt_profiles.window_closed then attempt_profiles.attempts else 0 end)
+            as in_progress,
+        sum(case when attempt_profiles.status = 'dropped'
+            and attempt_profiles.furthest_stage_id = path_steps.stage_id
+            then attempt_profiles.attempts else 0 end) as lost_here,
+        sum(case when attempt_profiles.status = 'in_progress'
+            and attempt_profiles.furthest_stage_id = path_steps.stage_id
+            then attempt_profiles.attempts else 0 end) as open_here
+    from attempt_profiles
     inner join path_steps
-        on attempt_groups.journey_id = path_steps.journey_id
-    left join ordered
-        on attempt_groups.journey_id = ordered.journey_id
-        and attempt_groups.person_key = ordered.person_key
-        and attempt_groups.attempt_number = ordered.attempt_number
-    left join stages_reached
-        on attempt_groups.journey_id = stages_reached.journey_id
-        and attempt_groups.person_key = stages_reached.person_key
-        and attempt_groups.attempt_number = stages_reached.attempt_number
-        and path_steps.stage_id = stages_reached.stage_id
-),
-
-counted as (
-    select
-        journey_id,
-        persona_id,
-        cohort,
-        stage_id,
-        step,
-        step = any_value(n_steps) as is_final,
-        count(*) as entered,
-        count(*) filter (where ordered_steps >= step) as reached,
-        count(*) filter (where reached_any) as reached_any,
-        count(*) filter (where ordered_steps > step) as converted,
-        count(*) filter (where ordered_steps = step and window_closed) as dropped,
-        count(*) filter (where ordered_steps = step and not window_closed) as in_progress,
-        count(*) filter (where lost_here) as lost_here,
-        count(*) filter (where open_here) as open_here
-    from attempt_steps
-    group by journey_id, persona_id, cohort, stage_id, step
+        on attempt_profiles.journey_id = path_steps.journey_id
+    """
+    + by_breakdown(
+        "attempt_profiles", "path_steps.stage_id", "path_steps.step", "path_steps.n_steps"
+    )
+    + """
 )
 
 select
-    counted.journey_id,
-    counted.persona_id,
-    counted.cohort,
-    counted.stage_id,
+    step_counts.journey_id,
+    step_counts.persona_id,
+    step_counts.cohort,
+    step_counts.stage_id,
     stages.stage_order,
-    counted.step,
-    counted.entered,
-    counted.reached,
-    counted.reached_any,
-    case when not counted.is_final then counted.converted end as converted,
-    case when not counted.is_final then counted.dropped end as dropped,
-    case when not counted.is_final then counted.in_progress end as in_progress,
-    case when not counted.is_final then counted.converted + counted.dropped end as conversion_n,
-    counted.lost_here,
-    counted.open_here
-from counted
+    step_counts.step,
+    cast(step_counts.entered as bigint) as entered,
+    cast(step_counts.reached as bigint) as reached,
+    coalesce(stage_reach.reached, 0) as reached_any,
+    case when step_counts.step < step_counts.n_steps
+        then cast(step_counts.converted as bigint) end as converted,
+    case when step_counts.step < step_counts.n_steps
+        then cast(step_counts.dropped as bigint) end as dropped,
+    case when step_counts.step < step_counts.n_steps
+        then cast(step_counts.in_progress as bigint) end as in_progress,
+    case when step_counts.step < step_counts.n_steps
+        then cast(step_counts.converted + step_counts.dropped as bigint) end as conversion_n,
+    cast(step_counts.lost_here as bigint) as lost_here,
+    cast(step_counts.open_here as bigint) as open_here
+from step_counts
+left join stage_reach
+    on step_counts.journey_id = stage_reach.journey_id
+    and step_counts.persona_id = stage_reach.persona_id
+    and step_counts.cohort = stage_reach.cohort
+    and step_counts.stage_id = stage_reach.stage_id
 left join marts.dim_journey_stages as stages
-    on counted.journey_id = stages.journey_id
-    and counted.stage_id = stages.stage_id
+    on step_counts.journey_id = stages.journey_id
+    and step_counts.stage_id = stages.stage_id
 """
+)
 
 _COLUMNS = (
     *BREAKDOWN_KEYS,

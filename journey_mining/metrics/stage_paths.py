@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Final
 
-import duckdb
 import polars as pl
 
 from journey_mining.eventlog import read_sql
@@ -106,7 +105,7 @@ def event_variants(con: Source, top: int = 50) -> pl.DataFrame:
 
 
 def breakdown_variants(
-    con: duckdb.DuckDBPyConnection, journey_id: str, persona_id: str = ALL_PERSONAS
+    con: Source, journey_id: str, persona_id: str = ALL_PERSONAS
 ) -> tuple[Variant, ...]:
     """The stage variants of one breakdown as :class:`~journey_mining.metrics.paths.Variant`.
 

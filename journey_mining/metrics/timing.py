@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import polars as pl
 
-from journey_mining.metrics.stage_funnel import ALL, BREAKDOWN_KEYS, attempt_ctes
+from journey_mining.metrics.stage_funnel import (
+    ALL,
+    BREAKDOWN_KEYS,
+    attempt_ctes,
+    breakdown_columns,
+    by_breakdown,
+)
 from journey_mining.metrics.stats import km_median
 from journey_mining.warehouse import Source, as_warehouse
 
@@ -21,60 +27,43 @@ _SECONDS_PER_HOUR = 3600.0
 
 _STEP_DURATIONS = """,
 
+-- One row per attempt and chain step before the last designed one: the time to the chain's
+-- next step (converted) or, censored, to the window's close or the as-of time.
 chain_durations as (
     select
         chain.journey_id,
-        chain.person_key,
-        chain.attempt_number,
+        attempts.persona_id,
+        attempts.cohort,
         chain.step,
-        next_step.reached_at is not null as converted,
+        chain.next_reached_at is not null as converted,
         (
             epoch_us(
-                coalesce(
-                    next_step.reached_at, least(attempts.window_closes_at, attempts.as_of_at)
-                )
+                coalesce(chain.next_reached_at, least(attempts.window_closes_at, attempts.as_of_at))
             )
             - epoch_us(chain.reached_at)
         ) / 1e6 as duration_s
-    from chain
+    from (
+        select
+            *,
+            lead(reached_at) over (
+                partition by journey_id, person_key, attempt_number order by step
+            ) as next_reached_at
+        from chain
+    ) as chain
     inner join attempts
         on chain.journey_id = attempts.journey_id
         and chain.person_key = attempts.person_key
         and chain.attempt_number = attempts.attempt_number
-    left join chain as next_step
-        on chain.journey_id = next_step.journey_id
-        and chain.person_key = next_step.person_key
-        and chain.attempt_number = next_step.attempt_number
-        and next_step.step = chain.step + 1
-),
-
-grouped_durations as (
-    select
-        attempt_groups.journey_id,
-        attempt_groups.persona_id,
-        attempt_groups.cohort,
-        chain_durations.step,
-        chain_durations.converted,
-        chain_durations.duration_s
-    from chain_durations
-    inner join attempt_groups
-        on chain_durations.journey_id = attempt_groups.journey_id
-        and chain_durations.person_key = attempt_groups.person_key
-        and chain_durations.attempt_number = attempt_groups.attempt_number
     inner join path_steps
-        on chain_durations.journey_id = path_steps.journey_id
-        and chain_durations.step = path_steps.step
-    where chain_durations.step < path_steps.n_steps
+        on chain.journey_id = path_steps.journey_id
+        and chain.step = path_steps.step
+    where chain.step < path_steps.n_steps
 )
 """
 
 _TIMING_SQL = (
     _STEP_DURATIONS
     + """,
-
-breakdowns as (
-    select distinct journey_id, persona_id, cohort from attempt_groups
-),
 
 timed_steps as (
     select
@@ -95,23 +84,27 @@ timed_steps as (
 
 conversion_times as (
     select
-        journey_id,
-        persona_id,
-        cohort,
-        step,
+        chain_durations.journey_id,
+        """
+    + breakdown_columns("chain_durations")
+    + """,
+        chain_durations.step,
         count(*) as converters,
-        quantile_cont(duration_s, 0.5) as median_s,
-        quantile_cont(duration_s, 0.9) as p90_s
-    from grouped_durations
-    where converted
-    group by journey_id, persona_id, cohort, step
+        quantile_cont(chain_durations.duration_s, 0.5) as median_s,
+        quantile_cont(chain_durations.duration_s, 0.9) as p90_s
+    from chain_durations
+    where chain_durations.converted
+    """
+    + by_breakdown("chain_durations", "chain_durations.step")
+    + """
 ),
 
 dropoff_times as (
     select
-        attempt_groups.journey_id,
-        attempt_groups.persona_id,
-        attempt_groups.cohort,
+        attempts.journey_id,
+        """
+    + breakdown_columns("attempts")
+    + """,
         stage_events.stage_id,
         count(*) as dropoffs,
         quantile_cont(
@@ -119,14 +112,16 @@ dropoff_times as (
             / 1e6,
             0.5
         ) as dropoff_median_s
-    from attempt_groups
+    from attempts
     inner join marts.fct_stage_events as stage_events
-        on attempt_groups.journey_id = stage_events.journey_id
-        and attempt_groups.person_key = stage_events.person_key
-        and attempt_groups.attempt_number = stage_events.attempt_number
-        and attempt_groups.furthest_stage_id = stage_events.stage_id
-    where attempt_groups.status = 'dropped'
-    group by all
+        on attempts.journey_id = stage_events.journey_id
+        and attempts.person_key = stage_events.person_key
+        and attempts.attempt_number = stage_events.attempt_number
+        and attempts.furthest_stage_id = stage_events.stage_id
+    where attempts.status = 'dropped'
+    """
+    + by_breakdown("attempts", "stage_events.stage_id")
+    + """
 )
 
 select
@@ -163,10 +158,24 @@ where timed_steps.step < timed_steps.n_steps
 _KM_INPUT_SQL = (
     _STEP_DURATIONS
     + """
-select journey_id, persona_id, cohort, step, duration_s, converted, count(*) as n
-from grouped_durations
-group by all
+select
+    chain_durations.journey_id,
+    """
+    + breakdown_columns("chain_durations")
+    + """,
+    chain_durations.step,
+    chain_durations.duration_s,
+    chain_durations.converted,
+    count(*) as n
+from chain_durations
 """
+    + by_breakdown(
+        "chain_durations",
+        "chain_durations.step",
+        "chain_durations.duration_s",
+        "chain_durations.converted",
+    )
+    + "\n"
 )
 
 _COLUMNS = (

@@ -4,6 +4,22 @@ with stage_activities as (
 {stage_activities}
 ),
 
+-- one row per attempt, stage and channel first: an attempt has one persona and one entry month,
+-- so in every breakdown below each row is a distinct attempt and persons is a plain count
+attempt_channels as (
+    select
+        journey_id,
+        persona_id,
+        cohort,
+        stage_id,
+        channel,
+        person_key,
+        attempt_number,
+        count(*) as activities
+    from stage_activities
+    group by journey_id, persona_id, cohort, stage_id, channel, person_key, attempt_number
+),
+
 by_channel as (
     select
         journey_id,
@@ -11,9 +27,9 @@ by_channel as (
         if(grouping(cohort) = 1, $all, cohort) as cohort,
         stage_id,
         channel,
-        count(*) as activities,
-        count(distinct (person_key, attempt_number)) as persons
-    from stage_activities
+        cast(sum(activities) as bigint) as activities,
+        count(*) as persons
+    from attempt_channels
     group by grouping sets (
         (journey_id, persona_id, cohort, stage_id, channel),
         (journey_id, persona_id, stage_id, channel),

@@ -5,6 +5,22 @@ with stage_activities as (
 {stage_activities}
 ),
 
+-- one row per attempt, stage and event first: an attempt has one persona and one entry month,
+-- so in every breakdown below each row is a distinct attempt and persons is a plain count
+attempt_events as (
+    select
+        journey_id,
+        persona_id,
+        cohort,
+        stage_id,
+        event,
+        person_key,
+        attempt_number,
+        count(*) as activities
+    from stage_activities
+    group by journey_id, persona_id, cohort, stage_id, event, person_key, attempt_number
+),
+
 by_event as (
     select
         journey_id,
@@ -12,9 +28,9 @@ by_event as (
         if(grouping(cohort) = 1, $all, cohort) as cohort,
         stage_id,
         event,
-        count(*) as activities,
-        count(distinct (person_key, attempt_number)) as persons
-    from stage_activities
+        cast(sum(activities) as bigint) as activities,
+        count(*) as persons
+    from attempt_events
     group by grouping sets (
         (journey_id, persona_id, cohort, stage_id, event),
         (journey_id, persona_id, stage_id, event),

@@ -6,26 +6,50 @@
 -- a part of it, with event_id, person_key and ts); its columns pass through, and the
 -- attempt's journey_id, persona_id, cohort (entry month), attempt_number and stage_id are
 -- added.
+--
+-- Visit numbers follow visit times, so "the latest visit at or before ts" is the visit whose
+-- span [visited_at, the next visit's visited_at) holds ts: one range join, no ranking of
+-- every earlier visit. Of visits at one instant only the last has a non-empty span.
+with placed as (
+    select
+        activities.*,
+        journeys.journey_id,
+        journeys.persona_id,
+        strftime(journeys.entered_at, '%Y-%m') as cohort,
+        journeys.attempt_number
+    from {activities} as activities
+    inner join marts.fct_journeys as journeys
+        on activities.person_key = journeys.person_key
+        and activities.ts >= journeys.entered_at
+        and activities.ts <= least(journeys.window_closes_at, journeys.as_of_at)
+),
+
+visit_spans as (
+    select
+        visits.journey_id,
+        visits.person_key,
+        visits.attempt_number,
+        visits.stage_id,
+        visits.visited_at,
+        lead(visits.visited_at) over (
+            partition by visits.journey_id, visits.person_key, visits.attempt_number
+            order by visits.visit_number
+        ) as next_visited_at
+    from marts.fct_stage_visits as visits
+    inner join marts.fct_journeys as journeys
+        on visits.journey_id = journeys.journey_id
+        and visits.person_key = journeys.person_key
+        and visits.attempt_number = journeys.attempt_number
+    where visits.visited_at >= journeys.entered_at
+)
+
 select
-    activities.*,
-    journeys.journey_id,
-    journeys.persona_id,
-    strftime(journeys.entered_at, '%Y-%m') as cohort,
-    journeys.attempt_number,
-    visits.stage_id
-from {activities} as activities
-inner join marts.fct_journeys as journeys
-    on activities.person_key = journeys.person_key
-    and activities.ts >= journeys.entered_at
-    and activities.ts <= least(journeys.window_closes_at, journeys.as_of_at)
-inner join marts.fct_stage_visits as visits
-    on journeys.journey_id = visits.journey_id
-    and journeys.person_key = visits.person_key
-    and journeys.attempt_number = visits.attempt_number
-    and visits.visited_at >= journeys.entered_at
-    and visits.visited_at <= activities.ts
-qualify row_number() over (
-    partition by
-        journeys.journey_id, journeys.person_key, journeys.attempt_number, activities.event_id
-    order by visits.visit_number desc
-) = 1
+    placed.*,
+    visit_spans.stage_id
+from placed
+inner join visit_spans
+    on placed.journey_id = visit_spans.journey_id
+    and placed.person_key = visit_spans.person_key
+    and placed.attempt_number = visit_spans.attempt_number
+    and placed.ts >= visit_spans.visited_at
+    and (visit_spans.next_visited_at is null or placed.ts < visit_spans.next_visited_at)

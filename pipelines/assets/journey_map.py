@@ -16,8 +16,10 @@ from dagster import AssetExecutionContext
 
 from journey_mining.journey_map import write_outputs
 from journey_mining.metrics.conformance import process_model_svg
+from journey_mining.warehouse import Source
 from pipelines.assets.mining import METRICS
 from pipelines.resources import DuckDBResource, JourneymapPaths
+from pipelines.spark import marts_source
 
 VALUE_PER_CONVERSION = float(os.environ.get("JOURNEYMAP_VALUE_PER_CONVERSION", "1"))
 MIN_N = int(os.environ.get("JOURNEYMAP_MIN_N", "30"))
@@ -35,7 +37,7 @@ def _journeys_and_period(con: duckdb.DuckDBPyConnection) -> tuple[list[str], str
             "select distinct journey_id from marts.dim_journey_stages order by 1"
         ).fetchall()
     ]
-    [(as_of,)] = con.execute("select max(as_of_at) from marts.fct_journeys").fetchall()
+    [(as_of,)] = con.execute("select max(as_of_at) from marts.dim_journey_stages").fetchall()
     moment = as_of if isinstance(as_of, datetime) else datetime.now(UTC)
     closed = (moment.date() + timedelta(days=1)).month != moment.month
     return journeys, moment.strftime("%Y-%m"), closed
@@ -57,11 +59,14 @@ def write_journey_maps(
     take_snapshot: bool,
     force: bool = False,
     draw_process_models: bool = True,
+    marts: Source | None = None,
 ) -> dict[str, Path]:
     """Write every journey's map for ``period`` (default: the data's as-of month).
 
     With ``draw_process_models`` False (``journey render``), the process-model pictures
-    already in the period's folder are reused, so nothing is recomputed.
+    already in the period's folder are reused, so nothing is recomputed. The pictures are
+    mined from the stage variants of ``marts`` (default ``con``; on the Spark route, the
+    Spark warehouse: :func:`pipelines.spark.marts_source`); everything else comes from ``con``.
     """
     journeys, as_of_period, _ = _journeys_and_period(con)
     period = period or as_of_period
@@ -70,7 +75,9 @@ def write_journey_maps(
         folder = output / journey_id / period / "process_models"
         if draw_process_models:
             pictures = {
-                persona: process_model_svg(con, journey_id, persona, folder / f"{persona}.svg")
+                persona: process_model_svg(
+                    marts or con, journey_id, persona, folder / f"{persona}.svg"
+                )
                 for persona in _personas(con, journey_id)
             }
         else:
@@ -113,7 +120,9 @@ def journey_maps(
     figures are also kept as that month's snapshot (written once, never overwritten)."""
     with duckdb.connect() as con:
         _, period, closed = _journeys_and_period(con)
-        written = write_journey_maps(con, Path(paths.output), take_snapshot=closed)
+        written = write_journey_maps(
+            con, Path(paths.output), take_snapshot=closed, marts=marts_source(con)
+        )
     htmls = sorted(str(p) for name, p in written.items() if name.endswith("/html"))
     reviews = sorted(str(p) for name, p in written.items() if name.endswith("/review"))
     jsons = sorted(str(p) for name, p in written.items() if name.endswith("/json"))
@@ -155,7 +164,9 @@ def snapshot_closed_month(
     today = datetime.fromisoformat(scheduled).date() if scheduled else date.today()
     closed = (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     with duckdb.connect() as con:
-        written = write_journey_maps(con, Path(paths.output), closed, take_snapshot=True)
+        written = write_journey_maps(
+            con, Path(paths.output), closed, take_snapshot=True, marts=marts_source(con)
+        )
     context.log.info(f"snapshot {closed}: {len(written)} files")
 
 

@@ -1,9 +1,12 @@
 """marts.* -> mining.*: the figures of the journey map, one table per metric.
 
-Every metric is a function of ``journey_mining.metrics`` that reads the marts through a DuckDB
-connection (set-based SQL; only aggregates reach Python) and returns a Polars frame; the asset
-stores it as ``mining.<name>``, replacing the previous refresh, and reports its row count.
-Dated history is kept by the journey-map snapshot, not here.
+Every metric is a function of ``journey_mining.metrics`` that reads the marts through a
+warehouse (set-based SQL; only aggregates reach Python) and returns a Polars frame; the asset
+stores it in DuckDB as ``mining.<name>``, replacing the previous refresh, and reports its row
+count. The warehouse is the DuckDB file itself, or, with ``JOURNEYMAP_DBT_TARGET=spark``, the
+Spark catalog dbt built the marts in (:func:`pipelines.spark.spark_warehouse`): the same SQL
+runs there and only the figures come back. Dated history is kept by the journey-map snapshot,
+not here.
 """
 
 from collections.abc import Callable
@@ -24,9 +27,11 @@ from journey_mining.metrics.stage_paths import (
     stage_variants,
 )
 from journey_mining.metrics.timing import stage_timing
+from journey_mining.warehouse import Source
 from pipelines.resources import DuckDBResource
+from pipelines.spark import marts_source
 
-Metric = Callable[[duckdb.DuckDBPyConnection], pl.DataFrame]
+Metric = Callable[[Source], pl.DataFrame]
 
 _JOURNEYS = dg.AssetKey(["marts", "fct_journeys"])
 _VISITS = dg.AssetKey(["marts", "fct_stage_visits"])
@@ -116,7 +121,7 @@ def _mining_asset(
     @dg.asset(key=key, group_name="mining", kinds={"duckdb", "python"}, deps=deps, description=doc)
     def _metric(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
         with duckdb.connect() as con:
-            frame = metric(con)
+            frame = metric(marts_source(con))
             store(con, name, frame)
         context.log.info(f"mining.{name}: {frame.height} rows")
         return dg.MaterializeResult(metadata={"dagster/row_count": frame.height})

@@ -10,7 +10,7 @@ from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.resources import DBT_EXECUTABLE, TRANSFORMS_DIR, DuckDBResource
-from pipelines.spark import dbt_target, export_raw_tables
+from pipelines.spark import dbt_target, export_raw_tables, import_map_dimensions
 
 dbt_project = DbtProject(project_dir=TRANSFORMS_DIR, profiles_dir=TRANSFORMS_DIR)
 
@@ -70,7 +70,8 @@ def transforms(
     every scheduled refresh. The mapping coverage (share of activities no stage rule claims)
     is added to ``marts/fct_mapping_coverage``'s metadata once dbt has released the file.
     With ``JOURNEYMAP_DBT_TARGET=spark`` the raw tables are exported as Parquet for Spark
-    first, and the marts (with the coverage) stay in Spark's catalog.
+    first, and the marts stay in Spark's catalog; only the small dimensions the map reads
+    (:data:`pipelines.spark.MAP_DIMENSIONS`) are copied back into DuckDB afterwards.
     """
     on_spark = dbt_target() == "spark"
     if on_spark:
@@ -84,9 +85,11 @@ def transforms(
             held = event
             continue
         yield event
-    if held is not None and on_spark:
-        yield held
-    elif held is not None:
+    if on_spark:
+        with duckdb.connect() as con:
+            copied = import_map_dimensions(con)
+        context.log.info(f"dimensions the map reads, copied from Spark: {copied}")
+    if held is not None:
         with duckdb.connect() as con:
             yield held.with_metadata({**held.metadata, **mapping_coverage(con)})
 

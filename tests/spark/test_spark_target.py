@@ -1,21 +1,20 @@
-"""The dbt project on Spark builds the same marts and journey-map figures as on DuckDB.
+"""The Spark route gives the same marts and the same journey-map figures as DuckDB.
 
 One small demo (1,000 persons over three months) runs through the DuckDB pipeline as
-``journey demo`` runs it; its raw tables are exported as Parquet and the same dbt project is
-built again with ``JOURNEYMAP_DBT_TARGET=spark`` by the dbt CLI on local PySpark. Then every
-mart is compared table by table (columns, row counts, every value, floats within 1e-9), and
-the journey map's stage funnel per persona is computed from Spark's marts and compared with
-the DuckDB pipeline's.
+``journey demo`` runs it. Then the Dagster ``refresh`` job runs again with
+``JOURNEYMAP_DBT_TARGET=spark`` on a copy of its DuckDB file that keeps only what ingest wrote
+(``raw.*``): the raw tables are exported as Parquet, the same dbt project builds on local
+PySpark, the mining queries run on Spark and only their figures come back, and the map is
+written. Every mart is compared with DuckDB's table by table (columns, row counts, every
+value, floats within 1e-9), and so is every ``mining.*`` table and the map's JSON document.
 
-Run with ``pytest -m spark`` (needs the ``spark`` extra and Java 17); about 4 minutes on 2 cores.
+Run with ``pytest -m spark`` (needs the ``spark`` extra and Java 17); about 5 minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,9 +29,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from journey_mining.demo import generate_demo
-from journey_mining.metrics.stage_funnel import stage_funnel
-from pipelines.run import run_everything
-from pipelines.spark import export_raw_tables, raw_dir, spark_session
+from journey_mining.warehouse import SparkWarehouse
+from pipelines.assets.mining import METRICS
+from pipelines.run import QUIET, run_everything
+from pipelines.spark import MAP_DIMENSIONS, raw_dir, spark_session
 from tests.conftest import journeymap_environment
 
 if TYPE_CHECKING:
@@ -40,9 +40,6 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TRANSFORMS_DIR = PROJECT_ROOT / "transforms"
-DBT = Path(sys.executable).with_name("dbt")
 PERSONS = 1_000
 
 
@@ -59,13 +56,16 @@ class Demo:
 
 
 @dataclass(frozen=True)
-class SparkBuild:
-    """One ``dbt build`` of the project on Spark: exit code, output, results, wall time."""
+class SparkRefresh:
+    """The ``refresh`` job run on the Spark route: its DuckDB file, outputs, result and time."""
 
-    returncode: int
-    output: str
-    results: list[dict[str, Any]]
+    home: Path
+    result: dg.ExecuteInProcessResult
     seconds: float
+
+    @property
+    def database(self) -> Path:
+        return self.home / "journeymap.duckdb"
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +75,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         **journeymap_environment(home),
         "JOURNEYMAP_SPARK_DIR": str(home / "spark"),
         "JOURNEYMAP_DBT_TARGET": "duckdb",
-        # the JIT's first tier only: a short run of many small queries finishes sooner
-        "JOURNEYMAP_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1",
+        # the JIT's first tier only: a short run of many small queries finishes sooner (with
+        # room for its code: the default 48 MB fills up and the JIT stops)
+        "JOURNEYMAP_SPARK_JAVA_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m",
     }
     with pytest.MonkeyPatch.context() as monkeypatch:
         for key, value in environment.items():
@@ -93,45 +94,39 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 @pytest.fixture(scope="module")
-def spark_build(demo: Demo) -> SparkBuild:
-    """Export raw.* to Parquet, then ``dbt build`` on Spark as the Dagster asset runs it."""
+def spark_refresh(demo: Demo) -> SparkRefresh:
+    """The demo's ``refresh`` job again, on Spark, into a DuckDB file holding only ``raw.*``."""
+    home = demo.home.parent / "spark_route"
+    home.mkdir()
+    database = home / "journeymap.duckdb"
+    shutil.copy(demo.database, database)
+    with duckdb.connect(str(database)) as con:
+        for schema in ("staging", "intermediate", "marts", "mining"):
+            con.execute(f"drop schema if exists {schema} cascade")
+    environment = {
+        **demo.environment,
+        "JOURNEYMAP_DBT_TARGET": "spark",
+        "JOURNEYMAP_DUCKDB": str(database),
+        "JOURNEYMAP_OUTPUT": str(home / "output"),
+        "JOURNEYMAP_DUCKDB_TEMP": str(home / "duckdb_tmp"),
+    }
+    from pipelines.definitions import defs  # noqa: PLC0415 - reads the environment set above
+
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for key, value in demo.environment.items():
+        for key, value in environment.items():
             monkeypatch.setenv(key, value)
-        with duckdb.connect(str(demo.database), read_only=True) as con:
-            exported = export_raw_tables(con)
-        assert exported["product_events"] > 0
-        assert sorted(path.name for path in raw_dir().iterdir()) == sorted(exported)
-    work = demo.home / "dbt_spark"
-    env = {**os.environ, **demo.environment, "JOURNEYMAP_DBT_TARGET": "spark"}
-    command = [
-        str(DBT),
-        "build",
-        "--exclude-resource-type",
-        "unit_test",
-        "--project-dir",
-        str(TRANSFORMS_DIR),
-        "--profiles-dir",
-        str(TRANSFORMS_DIR),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-    ]
-    started = time.perf_counter()
-    completed = subprocess.run(
-        command, env=env, cwd=demo.home, capture_output=True, text=True, check=False
-    )
-    seconds = time.perf_counter() - started
-    results_file = work / "target" / "run_results.json"
-    results = json.loads(results_file.read_text())["results"] if results_file.exists() else []
-    return SparkBuild(completed.returncode, completed.stdout + completed.stderr, results, seconds)
+        started = time.perf_counter()
+        result = defs.resolve_job_def("refresh").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), run_config=QUIET, raise_on_error=False
+        )
+        seconds = time.perf_counter() - started
+    return SparkRefresh(home=home, result=result, seconds=seconds)
 
 
 @pytest.fixture(scope="module")
-def spark(demo: Demo, spark_build: SparkBuild) -> Iterator[SparkSession]:
-    """A session on the metastore dbt just wrote (opened after dbt's process has ended)."""
-    assert spark_build.returncode == 0, spark_build.output[-5000:]
+def spark(demo: Demo, spark_refresh: SparkRefresh) -> Iterator[SparkSession]:
+    """The session the refresh's mining steps opened on dbt's metastore (the process's own)."""
+    assert spark_refresh.result.success, _failures(spark_refresh.result)
     with pytest.MonkeyPatch.context() as monkeypatch:
         for key, value in demo.environment.items():
             monkeypatch.setenv(key, value)
@@ -140,6 +135,14 @@ def spark(demo: Demo, spark_build: SparkBuild) -> Iterator[SparkSession]:
             yield session
         finally:
             session.stop()
+
+
+def _failures(result: dg.ExecuteInProcessResult) -> str:
+    return "\n".join(
+        str(event.event_specific_data)[:3000]
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
+    )
 
 
 def mart_names(database: Path) -> list[str]:
@@ -157,49 +160,43 @@ def duckdb_frame(database: Path, sql: str) -> pl.DataFrame:
 
 
 def spark_frame(spark: SparkSession, sql: str) -> pl.DataFrame:
-    frame = pl.from_arrow(spark.sql(sql).toArrow())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def naive_utc(frame: pl.DataFrame) -> pl.DataFrame:
-    """Spark's timestamps (instants, shown in the session's UTC) as DuckDB's naive UTC ones."""
-    return frame.with_columns(
-        pl.col(name).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
-        for name, dtype in frame.schema.items()
-        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
-    )
+    """A query on Spark, its types made DuckDB's as the mining layer receives them."""
+    return SparkWarehouse(spark).frame(sql)
 
 
 def comparable(frame: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
-    """``frame`` with UTC timestamps made naive and numbers cast to ``like``'s types, sorted.
-
-    Spark's timestamps are instants shown in the session's zone (UTC), DuckDB's are naive
-    UTC; Spark's row_number and literals are 32-bit where DuckDB's are 64-bit.
-    """
-    frame = naive_utc(frame)
+    """``frame`` with numbers cast to ``like``'s types, sorted by every column."""
     columns = []
     for name, dtype in frame.schema.items():
         column = pl.col(name)
         target = like.schema[name]
         if dtype.is_numeric() and target.is_numeric() and dtype != target:
             column = column.cast(target)
-        if isinstance(dtype, pl.Datetime):
-            column = column.cast(pl.Datetime("us"))
         columns.append(column)
     return frame.select(columns).sort(frame.columns, nulls_last=True)
 
 
-def test_the_spark_build_passes_every_model_and_data_test(spark_build: SparkBuild) -> None:
-    assert spark_build.returncode == 0, spark_build.output[-5000:]
-    failed = [
-        result["unique_id"]
-        for result in spark_build.results
-        if result["status"] not in ("success", "pass")
+def test_the_spark_refresh_passes_every_model_and_data_test(spark_refresh: SparkRefresh) -> None:
+    result = spark_refresh.result
+    assert result.success, _failures(result)
+    dbt_layers = {"staging", "intermediate", "marts"}
+    checks = [
+        check
+        for check in result.get_asset_check_evaluations()
+        if check.asset_key.path[0] in dbt_layers
     ]
-    assert failed == []
-    kinds = {result["unique_id"].split(".")[0] for result in spark_build.results}
-    assert {"model", "test"} <= kinds
+    assert len(checks) > 50  # dbt's data tests, run by Spark
+    assert [check.asset_check_key for check in checks if not check.passed] == []
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert {dg.AssetKey(["mining", name]) for name in METRICS} <= materialized
+    assert dg.AssetKey(["journey_map", "journey_maps"]) in materialized
+    with duckdb.connect(str(spark_refresh.database), read_only=True) as con:
+        raw = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'raw' and table_type = 'BASE TABLE'"
+        ).fetchall()
+    assert {path.name for path in raw_dir().iterdir()} == {name for (name,) in raw}
+    assert {"product_events", "crm_contacts", "journey_models"} <= {name for (name,) in raw}
 
 
 def assert_same(found: pl.DataFrame, expected: pl.DataFrame) -> None:
@@ -227,19 +224,60 @@ def test_every_mart_is_the_same_on_spark_as_on_duckdb(demo: Demo, spark: SparkSe
         assert_same(found, expected)
 
 
-def test_the_stage_funnel_per_persona_is_the_same_from_spark_marts(
-    demo: Demo, spark: SparkSession
+def test_the_spark_route_keeps_only_figures_and_map_dimensions_in_duckdb(
+    spark_refresh: SparkRefresh,
 ) -> None:
-    """The journey map's funnel, computed from the marts Spark built, equals the DuckDB run's."""
-    expected = duckdb_frame(demo.database, "select * from mining.stage_funnel")
-    with duckdb.connect() as con:
-        con.execute("create schema marts")
-        for mart in ("fct_journeys", "fct_stage_visits", "dim_journey_stages", "fct_stage_events"):
-            frame = naive_utc(spark_frame(spark, f"select * from marts.{mart}"))
-            con.register("spark_mart", frame.to_arrow())
-            con.execute(f"create table marts.{mart} as select * from spark_mart")
-            con.unregister("spark_mart")
-        found = stage_funnel(con)
+    """No fact table comes back from Spark: DuckDB holds raw, the figures and two dimensions."""
+    with duckdb.connect(str(spark_refresh.database), read_only=True) as con:
+        rows = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in ('staging', 'intermediate', 'marts')"
+        ).fetchall()
+    assert sorted(rows) == sorted(("marts", table) for table in MAP_DIMENSIONS)
+
+
+@pytest.mark.parametrize("table", sorted(METRICS))
+def test_every_journey_map_figure_is_the_same_from_spark(
+    demo: Demo, spark_refresh: SparkRefresh, table: str
+) -> None:
+    """Each ``mining.*`` table mined on Spark equals the DuckDB route's, value by value."""
+    assert spark_refresh.result.success, _failures(spark_refresh.result)
+    expected = duckdb_frame(demo.database, f"select * from mining.{table}")
+    found = duckdb_frame(spark_refresh.database, f"select * from mining.{table}")
+    assert expected.height > 0
     assert found.columns == expected.columns
-    assert set(found["persona_id"]) == set(expected["persona_id"]) >= {"all", "developer"}
+    assert found.height == expected.height
     assert_same(found, expected)
+
+
+def test_the_journey_map_document_is_the_same_from_spark(
+    demo: Demo, spark_refresh: SparkRefresh
+) -> None:
+    """The map's JSON document (every figure, interval and layer) is the same on both routes."""
+    assert spark_refresh.result.success, _failures(spark_refresh.result)
+    [expected_file] = (demo.home / "output").glob("*/*/journey_map.json")
+    found_file = spark_refresh.home / "output" / expected_file.relative_to(demo.home / "output")
+    expected = _comparable(json.loads(expected_file.read_text()))
+    found = _comparable(json.loads(found_file.read_text()))
+    assert len(found["documents"]) > 2  # all personas and each persona
+    assert all(document["stages"] for document in found["documents"])
+    assert found == expected
+
+
+def _comparable(maps: dict[str, Any]) -> dict[str, Any]:
+    """The map file without when it was written; floats to 9 significant digits."""
+
+    def rounded(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(f"{value:.9g}")
+        if isinstance(value, dict):
+            return {key: rounded(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [rounded(item) for item in value]
+        return value
+
+    documents = [
+        {key: value for key, value in document.items() if key != "generated_at"}
+        for document in maps["documents"]
+    ]
+    return rounded({**maps, "documents": documents})

@@ -352,6 +352,7 @@ def _marts(con: duckdb.DuckDBPyConnection) -> None:
                 "designed_position": step,
                 "is_final_stage": step == len(STAGES),
                 "window_seconds": 30 * 86400,
+                "as_of_at": AS_OF,
             }
             for step, stage in enumerate(STAGES, start=1)
         ]

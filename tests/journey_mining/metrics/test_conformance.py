@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from journey_mining.metrics.conformance import (
     DEVIATION_TYPES,
+    _alignment,
     conformance,
     deviations,
     process_model_svg,
@@ -21,6 +22,7 @@ from tests.reference.stage_log_oracle import (
     Marts,
     attempt_deviations,
     build,
+    lcs,
     oracle_conformance,
     oracle_deviations,
     trace_fitness,
@@ -297,3 +299,18 @@ def test_demo_conformance_equals_pm4py_and_the_process_model_renders(demo_pipeli
             text = svg.read_text()
             assert "<svg" in text
             assert all(stage in text for stage in path)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    trace=st.lists(st.sampled_from(["a", "b", "c", "d", "x"]), max_size=9).map(tuple),
+    designed=st.permutations(["a", "b", "c", "d"]).map(tuple),
+)
+def test_alignment_cost_is_the_brute_force_lcs(trace, designed):
+    """Each distinct variant's alignment: |t| + |d| - 2 LCS, checked against the O(n m) table."""
+    found = _alignment(trace, designed)
+    moves = len(trace) + len(designed)
+    assert found["moves"] == moves
+    assert found["cost"] == moves - 2 * lcs(trace, designed)
+    assert found["is_perfect_fit"] == (trace == designed)
+    assert found["is_on_designed_path"] == (trace == designed[: len(trace)])
