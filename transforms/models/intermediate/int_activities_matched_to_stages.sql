@@ -1,9 +1,3 @@
-{#
-    A table, not a view: three marts and the coverage report read it, and it holds the one
-    expensive join (activities × stage rules × conditions).
-#}
-{{ config(materialized='table') }}
-
 with
 
 activities as (

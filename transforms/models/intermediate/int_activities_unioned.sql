@@ -1,3 +1,5 @@
+{{ config(materialized=('table' if target.type == 'spark' else 'view')) }}
+
 with
 
 product_events as (
