@@ -104,26 +104,25 @@ def _is_ordered_list(node: Any) -> bool:
 
 
 def _sorted_values(array_agg: Any, where: Any) -> Any:
+    import sqlglot  # noqa: PLC0415
 
     order = array_agg.this
     if any(key.args.get("desc") for key in order.expressions):
         msg = "an ordered list for Spark must be in ascending order"
         raise ValueError(msg)
+
+    def spark(node: Any) -> str:
+        text: str = node.transform(_spark_node).sql(dialect="spark")
+        return text
+
     fields = [
-        *(f"{key.this.sql(dialect='spark')} AS _k{i}" for i, key in enumerate(order.expressions)),
-        f"{order.this.sql(dialect='spark')} AS _v",
+        *(f"{spark(key.this)} AS _k{i}" for i, key in enumerate(order.expressions)),
+        f"{spark(order.this)} AS _v",
     ]
     collected = f"COLLECT_LIST(STRUCT({', '.join(fields)}))"
     if where is not None:
-        collected += f" FILTER ({where.sql(dialect='spark')})"
-    return sqlglot_parse(f"TRANSFORM(ARRAY_SORT({collected}), _e -> _e._v)")
-
-
-def sqlglot_parse(text: str) -> Any:
-    """One Spark SQL expression as a sqlglot tree."""
-    import sqlglot  # noqa: PLC0415
-
-    return sqlglot.parse_one(text, read="spark")
+        collected += f" FILTER ({spark(where)})"
+    return sqlglot.parse_one(f"TRANSFORM(ARRAY_SORT({collected}), _e -> _e._v)", read="spark")
 
 
 class SparkWarehouse:

@@ -48,6 +48,13 @@ def test_an_ordered_list_keeps_its_filter_inside_the_aggregate():
     assert sql.index("FILTER") < sql.index("_e -> _e._v")
 
 
+def test_the_parts_of_an_ordered_list_are_translated_too():
+    sql = to_spark_sql("select list(v order by epoch_us(t)) filter (where epoch_us(t) > 0) from x")
+    assert "EPOCH_US" not in sql
+    assert "STRUCT(UNIX_MICROS(t) AS _k0, v AS _v)" in sql
+    assert "FILTER(WHERE UNIX_MICROS(t) > 0)" in sql
+
+
 def test_a_descending_ordered_list_is_refused_rather_than_silently_reversed():
     with pytest.raises(ValueError, match="ascending"):
         to_spark_sql("select list(v order by t desc) from x")
