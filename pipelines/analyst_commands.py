@@ -25,7 +25,7 @@ from journey_mining.metrics.funnel import (
     funnel,
     load_funnel_spec,
 )
-from journey_mining.metrics.paths import dfg, log_summary, variants
+from journey_mining.metrics.paths import traces
 
 __all__ = ["register", "run_funnel", "run_mine"]
 
@@ -109,9 +109,8 @@ def run_mine(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    summary = log_summary(log.con, table=log.table)
-    found = variants(log.con, table=log.table)
-    edges = dfg(log.con, table=log.table)
+    compact = traces(log.con, table=log.table)
+    summary, found, edges = compact.summary(), compact.variants(), compact.dfg()
     (out / "summary.json").write_text(
         json.dumps(dataclasses.asdict(summary), indent=2, ensure_ascii=False) + "\n",
         encoding="utf-8",

@@ -632,6 +632,7 @@ def _run(
         breakdown_value=breakdown_value,
         has_breakdown=has_breakdown,
         grp="breakdown_value" if grouped else "''",
+        keep="true" if spec.order == "strict" else "step_mask <> 0 or exclusion_mask <> 0",
     )
     bound = {
         **params.values,
@@ -663,12 +664,28 @@ def _run(
             _execute(con, read_sql(name), bound)
     else:
         if spec.order == "ordered":
-            _execute(con, read_sql("funnel_next_ordered"), bound)
+            _execute(con, _following_steps_sql(n_steps), bound)
         _execute(con, read_sql(f"funnel_chain_{spec.order}"), bound)
         _execute(con, read_sql("funnel_attempts"), bound)
         _execute(con, read_sql("funnel_times"), bound)
     _execute(con, read_sql("funnel_buckets_group"), bound)
     return _aggregate(con, spec, bound, persons=persons)
+
+
+def _following_steps_sql(n_steps: int) -> str:
+    """``funnel_next_ordered`` with one windowed minimum per later step (position and time)."""
+
+    def first(column: str) -> str:
+        picks = [
+            f"min(case when (step_mask >> {step - 1}) & 1 = 1 then {column} end) "
+            "over following_events"
+            for step in range(2, n_steps + 1)
+        ]
+        return ", ".join(picks) or "cast(null as bigint)"
+
+    return read_sql("funnel_next_ordered").format(
+        following_pos=first("pos"), following_ts=first("ts_us")
+    )
 
 
 def _attribute(con: duckdb.DuckDBPyConnection, spec: FunnelSpec) -> dict[str, Any]:

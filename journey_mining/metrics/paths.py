@@ -1,19 +1,32 @@
 """Variants and the directly-follows graph of an event log, in DuckDB SQL.
 
 A case's events are ordered by timestamp, then by file order, before anything is counted, so
-equal timestamps never reorder a trace (pm4py's own readers can).
+equal timestamps never reorder a trace (pm4py's own readers can). The log is sorted once into
+its compact form (:class:`Traces`: one list of coded steps per case) and every figure reads that.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
+import polars as pl
 
 from journey_mining.eventlog import read_sql
 
-__all__ = ["DirectlyFollows", "LogSummary", "Variant", "dfg", "log_summary", "variants"]
+__all__ = [
+    "DirectlyFollows",
+    "LogSummary",
+    "Traces",
+    "Variant",
+    "dfg",
+    "log_summary",
+    "traces",
+    "variants",
+]
 
 VARIANT_SEPARATOR = " > "
 
@@ -54,7 +67,68 @@ class LogSummary:
     end_activities: dict[str, int]
 
 
-def variants(
+_TRACE_IDS = itertools.count(1)
+_T = TypeVar("_T")
+
+
+class Traces:
+    """A log in its compact form: each case's activities (as codes) and times, sorted once.
+
+    Built by :func:`traces` into two temp tables of the connection; variants, the DFG and the
+    summary each read those instead of sorting the events again.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, traces: str, activities: str) -> None:
+        self.con = con
+        self.names = {"traces": traces, "activities": activities}
+
+    def _rows(self, name: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(read_sql(name).format(**self.names)).fetchall()
+
+    def variants(self) -> tuple[Variant, ...]:
+        """The variants, most frequent first, then by label (see :func:`variants`)."""
+        rows = self._rows("paths_variants")
+        return tuple(Variant(tuple(a), int(c), float(s)) for a, c, s in rows)
+
+    def variants_frame(self) -> pl.DataFrame:
+        """The variants as one frame (``activities``, ``cases``, ``share``): for large logs."""
+        frame: pl.DataFrame = self.con.sql(read_sql("paths_variants").format(**self.names)).pl()
+        return frame
+
+    def dfg(self) -> tuple[DirectlyFollows, ...]:
+        """The directly-follows graph (see :func:`dfg`)."""
+        rows = self._rows("paths_dfg")
+        return tuple(DirectlyFollows(str(s), str(t), int(c), float(m)) for s, t, c, m in rows)
+
+    def summary(self) -> LogSummary:
+        """Cases, events, activities, variants, and the start and end activities."""
+        cases, events, n_variants = self.con.execute(
+            "select count(*), coalesce(sum(len(steps)), 0), "
+            "count(distinct list_transform(steps, lambda step: step.code)) "
+            f"from {self.names['traces']}"
+        ).fetchall()[0]
+        (activities,) = self.con.execute(
+            f"select count(activity) from {self.names['activities']}"
+        ).fetchall()[0]
+        ends: dict[str, dict[str, int]] = {"start": {}, "end": {}}
+        for kind, activity, count in self._rows("paths_start_end"):
+            ends[kind][str(activity)] = int(count)
+        return LogSummary(
+            cases=int(cases),
+            events=int(events),
+            activities=int(activities),
+            variants=int(n_variants),
+            start_activities=ends["start"],
+            end_activities=ends["end"],
+        )
+
+    def drop(self) -> None:
+        """Free the two temp tables."""
+        for name in self.names.values():
+            self.con.execute(f"drop table if exists {name}").fetchall()
+
+
+def traces(
     source: Any,
     *,
     table: str | None = None,
@@ -62,8 +136,8 @@ def variants(
     activity_col: str = "event",
     timestamp_col: str = "ts",
     order_col: str | None = "activity_seq",
-) -> tuple[Variant, ...]:
-    """Count the variants (distinct activity sequences) of the cases, most frequent first.
+) -> Traces:
+    """Sort the log once into its compact form, for several figures from one pass.
 
     Parameters
     ----------
@@ -75,79 +149,7 @@ def variants(
         The case (person), activity (event) and timestamp columns.
     order_col
         The file-order column that breaks timestamp ties; ``None`` uses the scan order.
-
-    Returns
-    -------
-    tuple of Variant
-        Sorted by count (descending), then by the joined label.
     """
-    con = _prepare(source, table, (case_col, activity_col, timestamp_col), order_col)
-    rows = con.execute(read_sql("paths_variants")).fetchall()
-    return tuple(Variant(tuple(a), int(c), float(s)) for a, c, s in rows)
-
-
-def dfg(
-    source: Any,
-    *,
-    table: str | None = None,
-    case_col: str = "person_key",
-    activity_col: str = "event",
-    timestamp_col: str = "ts",
-    order_col: str | None = "activity_seq",
-) -> tuple[DirectlyFollows, ...]:
-    """The directly-follows graph: each consecutive activity pair within a case, counted.
-
-    Parameters are those of :func:`variants`.
-
-    Returns
-    -------
-    tuple of DirectlyFollows
-        Sorted by count (descending), then source and target; ``median_seconds`` is the median
-        time between the two events (the mean of the middle two for an even count).
-    """
-    con = _prepare(source, table, (case_col, activity_col, timestamp_col), order_col)
-    rows = con.execute(read_sql("paths_dfg")).fetchall()
-    return tuple(DirectlyFollows(str(s), str(t), int(c), float(m)) for s, t, c, m in rows)
-
-
-def log_summary(
-    source: Any,
-    *,
-    table: str | None = None,
-    case_col: str = "person_key",
-    activity_col: str = "event",
-    timestamp_col: str = "ts",
-    order_col: str | None = "activity_seq",
-) -> LogSummary:
-    """Cases, events, distinct activities and variants, and start and end activity counts.
-
-    Parameters are those of :func:`variants`.
-    """
-    con = _prepare(source, table, (case_col, activity_col, timestamp_col), order_col)
-    totals = con.execute(
-        "select count(distinct case_id), count(*), count(distinct activity) from _jm_paths_ordered"
-    ).fetchall()[0]
-    n_variants = con.execute(
-        "select count(distinct activities) from (select list(activity order by position) "
-        "as activities from _jm_paths_ordered group by case_id)"
-    ).fetchall()[0][0]
-    ends: dict[str, dict[str, int]] = {"start": {}, "end": {}}
-    for kind, activity, cases in con.execute(read_sql("paths_start_end")).fetchall():
-        ends[kind][str(activity)] = int(cases)
-    return LogSummary(
-        cases=int(totals[0]),
-        events=int(totals[1]),
-        activities=int(totals[2]),
-        variants=int(n_variants),
-        start_activities=ends["start"],
-        end_activities=ends["end"],
-    )
-
-
-def _prepare(
-    source: Any, table: str | None, columns: tuple[str, str, str], order_col: str | None
-) -> duckdb.DuckDBPyConnection:
-    case_col, activity_col, timestamp_col = columns
     if isinstance(source, duckdb.DuckDBPyConnection):
         if not table:
             msg = "pass table= (a table or view name) with a connection"
@@ -158,15 +160,61 @@ def _prepare(
         frame = source.arrow() if isinstance(source, duckdb.DuckDBPyRelation) else source
         con.register("_jm_paths_source", frame)
         relation = "_jm_paths_source"
-    sql = read_sql("paths_ordered").format(
-        relation=relation,
-        case_col=_quote(case_col),
-        activity_col=_quote(activity_col),
-        timestamp_col=_quote(timestamp_col),
-        order_col=_quote(order_col) if order_col else "1",
-    )
-    con.execute(sql).fetchall()
-    return con
+    number = next(_TRACE_IDS)
+    names = {"traces": f"_jm_paths_traces_{number}", "activities": f"_jm_paths_activities_{number}"}
+    columns = {
+        "relation": relation,
+        "case_col": _quote(case_col),
+        "activity_col": _quote(activity_col),
+        "timestamp_col": _quote(timestamp_col),
+        "order_col": f"log.{_quote(order_col)}" if order_col else "1",
+        **names,
+    }
+    for name in ("paths_activities", "paths_traces"):
+        con.execute(read_sql(name).format(**columns)).fetchall()
+    return Traces(con, **names)
+
+
+def variants(
+    source: Any, *, table: str | None = None, **columns: str | None
+) -> tuple[Variant, ...]:
+    """Count the variants (distinct activity sequences) of the cases, most frequent first.
+
+    Parameters are those of :func:`traces`. Sorted by count (descending), then by the joined
+    label.
+    """
+    return _once(source, table, columns, Traces.variants)
+
+
+def dfg(
+    source: Any, *, table: str | None = None, **columns: str | None
+) -> tuple[DirectlyFollows, ...]:
+    """The directly-follows graph: each consecutive activity pair within a case, counted.
+
+    Parameters are those of :func:`traces`. Sorted by count (descending), then source and
+    target; ``median_seconds`` is the median time between the two events (the mean of the
+    middle two for an even count).
+    """
+    return _once(source, table, columns, Traces.dfg)
+
+
+def log_summary(source: Any, *, table: str | None = None, **columns: str | None) -> LogSummary:
+    """Cases, events, distinct activities and variants, and start and end activity counts.
+
+    Parameters are those of :func:`traces`.
+    """
+    return _once(source, table, columns, Traces.summary)
+
+
+def _once(
+    source: Any, table: str | None, columns: dict[str, Any], figure: Callable[[Traces], _T]
+) -> _T:
+    """One figure from a log sorted for it alone (use :func:`traces` for several)."""
+    compact = traces(source, table=table, **columns)
+    try:
+        return figure(compact)
+    finally:
+        compact.drop()
 
 
 def _quote(name: str) -> str:

@@ -308,9 +308,7 @@ def kaplan_meier(
         .sort(duration)
         .sort("_group_id", maintain_order=True)
         .with_columns(
-            at_risk=(pl.col("events") + pl.col("censored"))
-            .cum_sum(reverse=True)
-            .over("_group_id")
+            at_risk=(pl.col("events") + pl.col("censored")).cum_sum(reverse=True).over("_group_id")
         )
         .with_columns(
             survival=(1 - pl.col("events") / pl.col("at_risk")).cum_prod().over("_group_id"),

@@ -1,6 +1,7 @@
 -- One row per event of the funnel input: the steps and exclusions it matches (bit masks), its
 -- breakdown value, and its position in the person's order (timestamp, then events matching no
--- step, then step order at one instant, then file order).
+-- step, then step order at one instant, then file order). Only a strict funnel needs the events
+-- that match nothing ({keep} drops them otherwise: positions stay in the same order).
 create or replace temp table _jm_funnel_events as
 with source as (
     select
@@ -45,6 +46,7 @@ final as (
         -- timestamps
         ts_us
     from match_steps
+    where {keep}
 )
 
 select

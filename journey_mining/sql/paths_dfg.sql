@@ -1,19 +1,30 @@
 -- One row per directly-follows pair: how often it occurs and the median seconds between.
-with transitions as (
+with pairs as (
     select
-        activity as source,
-        lead(activity) over by_case as target,
-        lead(ts_us) over by_case - ts_us as gap_us
-    from _jm_paths_ordered
-    window by_case as (partition by case_id order by position)
+        unnest(list_slice(steps, 1, len(steps) - 1)) as source_step,
+        unnest(list_slice(steps, 2, len(steps))) as target_step
+    from {traces}
+),
+
+counted as (
+    select
+        source_step.code as source_code,
+        target_step.code as target_code,
+        count(*) as transitions,
+        quantile_cont(target_step.ts_us - source_step.ts_us, 0.5) / 1e6 as median_seconds
+    from pairs
+    group by source_code, target_code
+),
+
+names as (
+    select list(activity order by code) as names from {activities}
 )
 
 select
-    source,
-    target,
-    count(*) as transitions,
-    quantile_cont(gap_us, 0.5) / 1e6 as median_seconds
-from transitions
-where target is not null
-group by source, target
+    names.names[counted.source_code] as source,
+    names.names[counted.target_code] as target,
+    counted.transitions,
+    counted.median_seconds
+from counted
+cross join names
 order by transitions desc, source, target

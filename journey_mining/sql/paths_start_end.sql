@@ -1,18 +1,26 @@
 -- One row per activity that starts or ends a case: how many cases it starts or ends.
-with cases as (
+with ends as (
     select
-        case_id,
-        arg_min(activity, position) as start_activity,
-        arg_max(activity, position) as end_activity
-    from _jm_paths_ordered
-    group by case_id
+        steps[1].code as start_code,
+        steps[-1].code as end_code
+    from {traces}
+),
+
+names as (
+    select list(activity order by code) as names from {activities}
+),
+
+counted as (
+    select 'start' as kind, start_code as code, count(*) as cases
+    from ends
+    group by start_code
+    union all
+    select 'end' as kind, end_code as code, count(*) as cases
+    from ends
+    group by end_code
 )
 
-select 'start' as kind, start_activity as activity, count(*) as cases
-from cases
-group by start_activity
-union all
-select 'end' as kind, end_activity as activity, count(*) as cases
-from cases
-group by end_activity
-order by kind, cases desc, activity
+select counted.kind, names.names[counted.code] as activity, counted.cases
+from counted
+cross join names
+order by counted.kind, counted.cases desc, activity

@@ -1,14 +1,27 @@
 -- One row per variant (the ordered activities of a case): its cases and their share.
-with traces as (
-    select case_id, list(activity order by position) as activities
-    from _jm_paths_ordered
-    group by case_id
+with counted as (
+    select
+        list_transform(steps, lambda step: step.code) as codes,
+        count(*) as cases
+    from {traces}
+    group by codes
+),
+
+names as (
+    select list(activity order by code) as names from {activities}
+),
+
+decoded as (
+    select
+        list_transform(counted.codes, lambda code: names.names[code]) as activities,
+        counted.cases
+    from counted
+    cross join names
 )
 
 select
     activities,
-    count(*) as cases,
-    count(*) / sum(count(*)) over () as share
-from traces
-group by activities
+    cases,
+    cases / sum(cases) over () as share
+from decoded
 order by cases desc, array_to_string(activities, ' > ')
