@@ -33,22 +33,59 @@ variants_by_breakdown as (
     group by journey_id, activities
 ),
 
+breakdown_totals as (
+    select
+        journey_id,
+        persona_id,
+        cast(sum(persons) as bigint) as breakdown_persons,
+        count(*) as distinct_variants
+    from variants_by_breakdown
+    group by journey_id, persona_id
+),
+
+cutoffs as (
+    -- The persons of each breakdown's $top-th most common variant: every variant ranked $top
+    -- or better has at least that many, so only those are ranked by their text (all when
+    -- $top is null), and their cumulative sums stay exact.
+    select journey_id, persona_id, min(persons) as cutoff
+    from (
+        select
+            journey_id,
+            persona_id,
+            persons,
+            row_number() over (
+                partition by journey_id, persona_id order by persons desc
+            ) as count_rank
+        from variants_by_breakdown
+    ) as counted
+    where $top is null or count_rank <= $top
+    group by journey_id, persona_id
+),
+
 ranked as (
     select
-        *,
-        array_to_string(activities, ' > ') as variant,
+        variants.*,
+        totals.breakdown_persons,
+        totals.distinct_variants,
+        array_to_string(variants.activities, ' > ') as variant,
         row_number() over by_rank as rank,
-        cast(sum(persons) over by_rank as bigint) as cumulative_persons,
-        cast(sum(persons) over by_breakdown as bigint) as breakdown_persons,
-        count(*) over by_breakdown as distinct_variants
-    from variants_by_breakdown
-    window
-        by_breakdown as (partition by journey_id, persona_id),
-        by_rank as (
-            partition by journey_id, persona_id
-            order by persons desc, array_to_string(activities, ' > '), activities
-            rows between unbounded preceding and current row
-        )
+        cast(sum(variants.persons) over by_rank as bigint) as cumulative_persons
+    from variants_by_breakdown as variants
+    inner join cutoffs
+        on variants.journey_id = cutoffs.journey_id
+        and variants.persona_id = cutoffs.persona_id
+        and variants.persons >= cutoffs.cutoff
+    inner join breakdown_totals as totals
+        on variants.journey_id = totals.journey_id
+        and variants.persona_id = totals.persona_id
+    window by_rank as (
+        partition by variants.journey_id, variants.persona_id
+        order by
+            variants.persons desc,
+            array_to_string(variants.activities, ' > '),
+            variants.activities
+        rows between unbounded preceding and current row
+    )
 )
 
 select
