@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from journey_mining.eventlog import read_event_log
-from journey_mining.metrics.paths import dfg, log_summary, variants
+from journey_mining.metrics.paths import dfg, log_summary, traces, variants
 from tests.conftest import SHARED_DATASETS
 from tests.reference.paths_oracle import oracle_dfg, oracle_variants
 
@@ -111,3 +111,33 @@ def test_variants_accept_a_polars_frame():
     frame = log.con.sql(f"select * from {log.table}").pl()
     assert isinstance(frame, pl.DataFrame)
     assert variants(frame) == variants(log.con, table=log.table)
+
+
+def test_one_sort_gives_what_each_figure_sorted_alone_gives(log):
+    compact = traces(log.con, table=log.table)
+    alone = variants(log.con, table=log.table)
+    assert compact.variants() == alone
+    assert compact.dfg() == dfg(log.con, table=log.table)
+    assert compact.summary() == log_summary(log.con, table=log.table)
+    frame = compact.variants_frame()
+    assert [(tuple(a), c, s) for a, c, s in frame.rows()] == [
+        (v.activities, v.count, v.share) for v in alone
+    ]
+
+
+def test_compact_forms_on_one_connection_stay_apart_until_dropped():
+    log = read_event_log(FIXTURES / "tied.csv", **CSV)
+    everyone = traces(log.con, table=log.table)
+    log.con.execute(
+        f"create temp table first_case as select * from {log.table} "
+        f"where person_key = (select min(person_key) from {log.table})"
+    )
+    one_case = traces(log.con, table="first_case")
+    assert one_case.summary().cases == 1
+    assert everyone.summary().cases == log_summary(log.con, table=log.table).cases > 1
+    one_case.drop()
+    tables = {
+        row[0] for row in log.con.execute("select table_name from duckdb_tables()").fetchall()
+    }
+    assert not set(one_case.names.values()) & tables
+    assert set(everyone.names.values()) <= tables
