@@ -14,8 +14,10 @@ notebooks and tests keep passing ``duckdb.connect(...)``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import duckdb
@@ -35,6 +37,12 @@ __all__ = [
 
 Params = Mapping[str, Any] | None
 
+_TEMPORARY_IDS = itertools.count(1)
+
+
+def _temporary_name(hint: str) -> str:
+    return f"_jm_{hint}_{next(_TEMPORARY_IDS)}"
+
 
 @runtime_checkable
 class Warehouse(Protocol):
@@ -44,6 +52,16 @@ class Warehouse(Protocol):
 
     def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
         """The result of ``sql`` (DuckDB dialect, ``$name`` parameters) as a Polars frame."""
+        ...
+
+    def temporary(
+        self, hint: str, sql: str, params: Params = None
+    ) -> contextlib.AbstractContextManager[str]:
+        """``sql``'s result kept for the ``with`` block under the name it yields.
+
+        For an intermediate that several queries of one metric read: it is computed once
+        instead of once per query, and dropped at the block's end.
+        """
         ...
 
 
@@ -58,6 +76,16 @@ class DuckDBWarehouse:
     def frame(self, sql: str, params: Params = None) -> pl.DataFrame:
         result: pl.DataFrame = self.con.sql(sql, params=dict(params or {})).pl()
         return result
+
+    @contextlib.contextmanager
+    def temporary(self, hint: str, sql: str, params: Params = None) -> Iterator[str]:
+        """A temp table of this connection (:meth:`Warehouse.temporary`)."""
+        name = _temporary_name(hint)
+        self.con.execute(f"create temp table {name} as {sql}", dict(params or {})).fetchall()
+        try:
+            yield name
+        finally:
+            self.con.execute(f"drop table if exists {name}").fetchall()
 
 
 @functools.lru_cache(maxsize=256)
@@ -141,6 +169,19 @@ class SparkWarehouse:
             msg = "Spark returned no table"
             raise TypeError(msg)
         return _as_duckdb_types(frame)
+
+    @contextlib.contextmanager
+    def temporary(self, hint: str, sql: str, params: Params = None) -> Iterator[str]:
+        """A cached temp view of this session (:meth:`Warehouse.temporary`)."""
+        name = _temporary_name(hint)
+        used = {key: value for key, value in (params or {}).items() if f"${key}" in sql}
+        result = self.session.sql(to_spark_sql(sql), args=used or None).persist()
+        result.createOrReplaceTempView(name)
+        try:
+            yield name
+        finally:
+            self.session.catalog.dropTempView(name)
+            result.unpersist()
 
 
 def _as_duckdb_types(frame: pl.DataFrame) -> pl.DataFrame:

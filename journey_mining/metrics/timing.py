@@ -59,11 +59,12 @@ chain_durations as (
         and chain.step = path_steps.step
     where chain.step < path_steps.n_steps
 )
+
+select * from chain_durations
 """
 
 _TIMING_SQL = (
-    _STEP_DURATIONS
-    + """,
+    """,
 
 timed_steps as (
     select
@@ -156,8 +157,7 @@ where timed_steps.step < timed_steps.n_steps
 )
 
 _KM_INPUT_SQL = (
-    _STEP_DURATIONS
-    + """
+    """
 select
     chain_durations.journey_id,
     """
@@ -165,16 +165,11 @@ select
     + """,
     chain_durations.step,
     chain_durations.duration_s,
-    chain_durations.converted,
-    count(*) as n
+    count(*) filter (where chain_durations.converted) as events,
+    count(*) filter (where not chain_durations.converted) as censored
 from chain_durations
 """
-    + by_breakdown(
-        "chain_durations",
-        "chain_durations.step",
-        "chain_durations.duration_s",
-        "chain_durations.converted",
-    )
+    + by_breakdown("chain_durations", "chain_durations.step", "chain_durations.duration_s")
     + "\n"
 )
 
@@ -228,11 +223,14 @@ def stage_timing(con: Source) -> pl.DataFrame:
     params = {"all": ALL}
     warehouse = as_warehouse(con)
     ctes = attempt_ctes(warehouse)
-    timing = warehouse.frame(ctes + _TIMING_SQL, {**params, "hour": _SECONDS_PER_HOUR})
-    durations = warehouse.frame(ctes + _KM_INPUT_SQL, params)
+    # both queries read the chain's durations: computed once (the chain is most of the work)
+    with warehouse.temporary("chain_durations", ctes + _STEP_DURATIONS, params) as table:
+        ctes += f",\n\nchain_durations as (\n    select * from {table}\n)\n"
+        timing = warehouse.frame(ctes + _TIMING_SQL, {**params, "hour": _SECONDS_PER_HOUR})
+        durations = warehouse.frame(ctes + _KM_INPUT_SQL, params)
     keys = [*BREAKDOWN_KEYS, "step"]
     km = km_median(
-        durations, by=keys, duration="duration_s", event="converted", weight="n"
+        durations, by=keys, duration="duration_s", counted=("events", "censored")
     ).with_columns(km_median_hours=pl.col("km_median") / _SECONDS_PER_HOUR)
     return (
         timing.join(km.drop("km_median"), on=keys, how="left")

@@ -8,33 +8,21 @@
 -- added.
 --
 -- Visit numbers follow visit times, so "the latest visit at or before ts" is the visit whose
--- span [visited_at, the next visit's visited_at) holds ts: one range join, no ranking of
--- every earlier visit. Of visits at one instant only the last has a non-empty span.
-with placed as (
+-- span [visited_at, next_visit_at) holds ts: one range join of the activities with the visit
+-- spans, each span clipped to its attempt (a visit starts at or after the attempt's
+-- entered_at, so ts >= visited_at keeps ts inside the attempt too). Of visits at one instant
+-- only the last has a non-empty span.
+with visit_spans as (
     select
-        activities.*,
-        journeys.journey_id,
+        visits.person_key,
+        visits.journey_id,
         journeys.persona_id,
         strftime(journeys.entered_at, '%Y-%m') as cohort,
-        journeys.attempt_number
-    from {activities} as activities
-    inner join marts.fct_journeys as journeys
-        on activities.person_key = journeys.person_key
-        and activities.ts >= journeys.entered_at
-        and activities.ts <= least(journeys.window_closes_at, journeys.as_of_at)
-),
-
-visit_spans as (
-    select
-        visits.journey_id,
-        visits.person_key,
         visits.attempt_number,
         visits.stage_id,
         visits.visited_at,
-        lead(visits.visited_at) over (
-            partition by visits.journey_id, visits.person_key, visits.attempt_number
-            order by visits.visit_number
-        ) as next_visited_at
+        visits.next_visit_at,
+        least(journeys.window_closes_at, journeys.as_of_at) as closes_at
     from marts.fct_stage_visits as visits
     inner join marts.fct_journeys as journeys
         on visits.journey_id = journeys.journey_id
@@ -44,12 +32,15 @@ visit_spans as (
 )
 
 select
-    placed.*,
+    activities.*,
+    visit_spans.journey_id,
+    visit_spans.persona_id,
+    visit_spans.cohort,
+    visit_spans.attempt_number,
     visit_spans.stage_id
-from placed
+from {activities} as activities
 inner join visit_spans
-    on placed.journey_id = visit_spans.journey_id
-    and placed.person_key = visit_spans.person_key
-    and placed.attempt_number = visit_spans.attempt_number
-    and placed.ts >= visit_spans.visited_at
-    and (visit_spans.next_visited_at is null or placed.ts < visit_spans.next_visited_at)
+    on activities.person_key = visit_spans.person_key
+    and activities.ts >= visit_spans.visited_at
+    and (visit_spans.next_visit_at is null or activities.ts < visit_spans.next_visit_at)
+    and activities.ts <= visit_spans.closes_at

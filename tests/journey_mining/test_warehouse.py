@@ -82,3 +82,16 @@ def test_more_than_one_statement_is_refused():
 def test_duckdb_frames_are_polars():
     frame = as_warehouse(duckdb.connect()).frame("select 1 as one")
     assert isinstance(frame, pl.DataFrame)
+
+
+def test_a_temporary_result_is_computed_once_kept_for_the_block_and_dropped_after_it():
+    con = duckdb.connect()
+    con.execute("create table t as select range as x from range(5)")
+    warehouse = as_warehouse(con)
+    with warehouse.temporary("evens", "select x from t where x % 2 = $r", {"r": 0}) as evens:
+        con.execute("delete from t")  # the kept result no longer depends on its source
+        assert warehouse.frame(f"select sum(x) as s from {evens}").item() == 0 + 2 + 4
+        with warehouse.temporary("evens", f"select * from {evens}") as again:
+            assert again != evens
+    tables = con.execute("select table_name from duckdb_tables() where temporary").fetchall()
+    assert tables == []

@@ -189,7 +189,16 @@ def build_marts(
     )
     visits = pl.DataFrame(
         [
-            (a.person, a.journey, a.number, n, stage, at(t), at(last))
+            (
+                a.person,
+                a.journey,
+                a.number,
+                n,
+                stage,
+                at(t),
+                at(last),
+                at(a.visits[n][1]) if n < len(a.visits) else None,
+            )
             for a in attempts
             for n, (stage, t, last) in enumerate(a.visits, start=1)
         ],
@@ -201,6 +210,7 @@ def build_marts(
             "stage_id": pl.String,
             "visited_at": pl.Datetime("us"),
             "last_activity_at": pl.Datetime("us"),
+            "next_visit_at": pl.Datetime("us"),
         },
         orient="row",
     )

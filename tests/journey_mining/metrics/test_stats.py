@@ -282,6 +282,23 @@ def test_km_matches_a_brute_force_kaplan_meier(sample):
 
 @FAST
 @given(st.lists(durations_and_events, min_size=1, max_size=4))
+def test_km_of_rows_counted_beforehand_equals_km_of_the_observations(samples):
+    observations = pl.DataFrame(
+        [(g, float(d), e) for g, sample in enumerate(samples) for d, e in sample],
+        schema=["g", "duration", "event"],
+        orient="row",
+    )
+    counted = observations.group_by("g", "duration").agg(
+        events=pl.col("event").sum(), censored=(~pl.col("event")).sum()
+    )
+    by_counts = kaplan_meier(counted, by=["g"], counted=("events", "censored"))
+    assert by_counts.equals(kaplan_meier(observations, by=["g"]))
+    median = km_median(counted, by=["g"], counted=("events", "censored"))
+    assert median.equals(km_median(observations, by=["g"]))
+
+
+@FAST
+@given(st.lists(durations_and_events, min_size=1, max_size=4))
 def test_km_median_of_many_groups_at_once_equals_each_alone_and_weights_equal_repeats(samples):
     rows = [
         (g, float(d), e, 1 + (i % 3))
