@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import difflib
 import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -623,11 +624,31 @@ class JourneyModel(_Frozen):
 
 
 def format_loc(loc: Sequence[str | int]) -> str:
-    """Write a location as the ``field`` part of a message: ``stages[3].match[0].where``."""
+    """Write a location as the ``field`` part of a message: ``stages[3].match[0].where``.
+
+    A key that is not a plain name (empty, or holding whitespace, ``.``, brackets or
+    unprintable characters) is written as a JSON string in brackets with every non-ASCII
+    character and space escaped (``kpis[3]["\\u0020x"]``), so the field stays one token
+    of the ``path:line: field: problem`` line whatever junk a file holds.
+    """
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _is_plain_key(part):
+            text += f".{part}" if text else part
+        else:
+            text += "[" + json.dumps(part).replace(" ", "\\u0020") + "]"
     return text or "<file>"
+
+
+def _is_plain_key(key: str) -> bool:
+    return (
+        key != ""
+        and key.isascii()
+        and key.isprintable()
+        and not any(char.isspace() or char in ".[]" for char in key)
+    )
 
 
 def clause_count(node: Any) -> int:

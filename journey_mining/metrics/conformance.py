@@ -6,9 +6,11 @@ stages: the one trace the journey's designers intend. Each attempt's stage varia
 classified, so a PM sees how far the real journey is from the intended one, where, and whether
 the people who depart are the ones who are lost.
 
-Deviations are set-based SQL (``journey_mining/sql/conformance_deviations.sql``); fitness
-counts the variants in SQL and aligns each distinct variant once, in Python (an aggregate:
-thousands of variants, not millions of attempts). pm4py appears only in
+Both work on distinct stage paths counted in SQL (an aggregate: thousands of variants, not
+millions of attempts): fitness aligns each distinct variant once, in Python; deviations are
+judged per distinct path in Polars
+(:func:`~journey_mining.metrics.stage_paths.designed_stages_of_paths`) and weighted by its
+attempts. pm4py appears only in
 :func:`process_model_svg`, through :mod:`journey_mining.process_model`,
 and sees only aggregated variants.
 """
@@ -21,7 +23,12 @@ from pathlib import Path
 import polars as pl
 
 from journey_mining.eventlog import read_sql
-from journey_mining.metrics.stage_paths import ALL_PERSONAS, breakdown_variants
+from journey_mining.metrics.stage_paths import (
+    ALL_PERSONAS,
+    breakdown_variants,
+    designed_stages_of_paths,
+    with_all_personas,
+)
 from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = ["DEVIATION_TYPES", "conformance", "deviations", "process_model_svg"]
@@ -45,8 +52,7 @@ def conformance(con: Source) -> pl.DataFrame:
     Parameters
     ----------
     con
-        A connection to a database with ``marts.fct_stage_visits``, ``marts.fct_journeys`` and
-        ``marts.dim_journey_stages``.
+        A connection to a database with ``marts.fct_journeys`` and ``marts.dim_journey_stages``.
 
     Returns
     -------
@@ -180,8 +186,7 @@ def deviations(con: Source) -> pl.DataFrame:
     Parameters
     ----------
     con
-        A connection to a database with ``marts.fct_stage_visits``, ``marts.fct_journeys`` and
-        ``marts.dim_journey_stages``.
+        A connection to a database with ``marts.fct_journeys`` and ``marts.dim_journey_stages``.
 
     Returns
     -------
@@ -203,10 +208,72 @@ def deviations(con: Source) -> pl.DataFrame:
         - ``unaffected_lost_share``: the same share among the exposed attempts without the
           deviation, the baseline a PM compares ``lost_share`` with.
     """
-    sql = read_sql("conformance_deviations").format(
-        designed_stages=read_sql("stage_paths_designed_stages")
+    stages = designed_stages_of_paths(con)
+    visited = pl.col("n_visits") > 0
+    keys = ("journey_id", "persona_id", "status", "persons", "stage_id", "designed_position")
+    exposures = pl.concat(
+        [
+            stages.filter(pl.col("furthest_position") > pl.col("designed_position")).select(
+                *keys, deviation=pl.lit("skipped_stage"), is_affected=~visited
+            ),
+            stages.filter(visited).select(
+                *keys, deviation=pl.lit("repeated_stage"), is_affected=pl.col("n_visits") > 1
+            ),
+            stages.filter(visited).select(
+                *keys,
+                deviation=pl.lit("out_of_order"),
+                is_affected=pl.col("earlier_first_visit") > pl.col("first_visit"),
+            ),
+        ]
     )
-    return as_warehouse(con).frame(sql, {"all_personas": ALL_PERSONAS})
+    affected = pl.col("is_affected")
+
+    def persons(condition: pl.Expr) -> pl.Expr:
+        return (pl.col("persons") * condition.cast(pl.Int64)).sum()
+
+    def share(numerator: str, denominator: pl.Expr) -> pl.Expr:
+        return pl.when(denominator != 0).then(pl.col(numerator) / denominator)
+
+    counted = (
+        with_all_personas(exposures)
+        .group_by("journey_id", "persona_id", "deviation", "stage_id", "designed_position")
+        .agg(
+            persons_exposed=pl.col("persons").sum(),
+            persons_affected=persons(affected),
+            converted=persons(affected & (pl.col("status") == "converted")),
+            in_progress=persons(affected & (pl.col("status") == "in_progress")),
+            lost_after=persons(affected & (pl.col("status") == "dropped")),
+            unaffected_in_progress=persons(~affected & (pl.col("status") == "in_progress")),
+            unaffected_lost_after=persons(~affected & (pl.col("status") == "dropped")),
+        )
+        .filter(pl.col("persons_affected") > 0)
+    )
+    return counted.select(
+        "journey_id",
+        "persona_id",
+        "deviation",
+        "stage_id",
+        "designed_position",
+        "persons_exposed",
+        "persons_affected",
+        "converted",
+        "in_progress",
+        "lost_after",
+        lost_share=share("lost_after", pl.col("persons_affected") - pl.col("in_progress")),
+        unaffected_lost_share=share(
+            "unaffected_lost_after",
+            pl.col("persons_exposed")
+            - pl.col("persons_affected")
+            - pl.col("unaffected_in_progress"),
+        ),
+    ).sort(
+        "journey_id",
+        "persona_id",
+        "persons_affected",
+        "deviation",
+        "designed_position",
+        descending=[False, False, True, False, False],
+    )
 
 
 def process_model_svg(

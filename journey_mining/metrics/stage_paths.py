@@ -6,8 +6,12 @@ journey attempt, called "persons" in the columns because an attempt is one perso
 Every figure is per breakdown: ``journey_id`` x ``persona_id``, plus every persona together as
 ``persona_id = "all"``.
 
-All work is set-based DuckDB SQL (``journey_mining/sql/stage_paths_*.sql``); Python only sees
-aggregated rows. Variants and edges are defined as in :mod:`journey_mining.metrics.paths` (and
+All work is set-based SQL (``journey_mining/sql/stage_paths_*.sql``); Python only sees
+aggregated rows. An attempt's stage sequence is read from ``marts.fct_journeys.stage_path``,
+the compact form dbt builds once, so variants, loops and skips never regroup the visits: loops
+and skips are computed per distinct path (:func:`designed_stages_of_paths`, in Polars) and
+weighted by its attempts. Only the DFG, which needs the visits' times, reads the visits.
+Variants and edges are defined as in :mod:`journey_mining.metrics.paths` (and
 pm4py's ``get_variants`` and ``discover_dfg``), with the stage visits ordered by
 ``visit_number``, never by a timestamp that may tie.
 """
@@ -27,10 +31,12 @@ __all__ = [
     "END_NODE",
     "START_NODE",
     "breakdown_variants",
+    "designed_stages_of_paths",
     "event_variants",
     "loops_and_skips",
     "stage_dfg",
     "stage_variants",
+    "with_all_personas",
 ]
 
 ALL_PERSONAS: Final = "all"
@@ -44,8 +50,7 @@ def stage_variants(con: Source) -> pl.DataFrame:
     Parameters
     ----------
     con
-        A connection (read-only is enough) to a database with ``marts.fct_stage_visits`` and
-        ``marts.fct_journeys``.
+        A connection (read-only is enough) to a database with ``marts.fct_journeys``.
 
     Returns
     -------
@@ -165,7 +170,7 @@ def loops_and_skips(con: Source) -> pl.DataFrame:
     Parameters
     ----------
     con
-        A connection to a database with ``marts.fct_stage_visits`` and
+        A connection to a database with ``marts.fct_journeys`` and
         ``marts.dim_journey_stages``.
 
     Returns
@@ -184,10 +189,98 @@ def loops_and_skips(con: Source) -> pl.DataFrame:
 
         A rate is null when its denominator is 0.
     """
-    sql = read_sql("stage_paths_loops_skips").format(
-        designed_stages=read_sql("stage_paths_designed_stages")
+    stages = designed_stages_of_paths(con)
+    flags = stages.select(
+        "journey_id",
+        "persona_id",
+        "stage_id",
+        "designed_position",
+        "persons",
+        reached=pl.col("n_visits") > 0,
+        loops=pl.col("n_visits") > 1,
+        reached_later=pl.col("furthest_position") > pl.col("designed_position"),
+    ).with_columns(skipped=pl.col("reached_later") & ~pl.col("reached"))
+    counts = ("reached", "loops", "skipped", "reached_later")
+    return (
+        with_all_personas(flags)
+        .group_by("journey_id", "persona_id", "stage_id", "designed_position")
+        .agg(
+            (pl.col("persons") * pl.col(c).fill_null(False).cast(pl.Int64)).sum().alias(c)
+            for c in counts
+        )
+        .select(
+            "journey_id",
+            "persona_id",
+            "stage_id",
+            "designed_position",
+            "reached",
+            "loops",
+            loop_rate=_rate("loops", "reached"),
+            skipped="skipped",
+            reached_later="reached_later",
+            skip_rate=_rate("skipped", "reached_later"),
+        )
+        .sort("journey_id", "persona_id", "designed_position")
     )
-    return as_warehouse(con).frame(sql, {"all_personas": ALL_PERSONAS})
+
+
+def designed_stages_of_paths(con: Source) -> pl.DataFrame:
+    """Every distinct stage path (per journey, persona and status) against each designed stage.
+
+    The stage-level deviations (loops, skips, disorder) are functions of an attempt's stage
+    sequence alone, so they are computed once per distinct sequence (``fct_journeys.
+    stage_path``, counted in SQL: thousands of rows, not millions of visits) and weighted by
+    its attempts.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per path x stage of its journey's designed path: ``journey_id``,
+        ``persona_id``, ``status``, ``persons`` (attempts with that path), ``stage_id``,
+        ``designed_position``, ``n_visits`` (0 if never visited), ``first_visit`` (the visit
+        number of its first visit, or null), ``furthest_position`` (the furthest designed
+        stage the path visits, null if none) and ``earlier_first_visit`` (the latest first
+        visit among the visited designed stages before this one, 0 if none).
+    """
+    warehouse = as_warehouse(con)
+    paths = warehouse.frame(read_sql("stage_paths_counts")).with_row_index("path")
+    designed = warehouse.frame(read_sql("stage_paths_designed_stages"))
+    visited = (
+        paths.select("path", "journey_id", stage_id=pl.col("stage_path").str.split(" > "))
+        .explode("stage_id")
+        .with_columns(visit_number=pl.int_range(1, pl.len() + 1).over("path"))
+        .join(designed, on=["journey_id", "stage_id"], how="inner")
+        .group_by("path", "stage_id")
+        .agg(n_visits=pl.len(), first_visit=pl.col("visit_number").min())
+    )
+    return (
+        paths.drop("stage_path")
+        .join(designed, on="journey_id", how="inner")
+        .join(visited, on=["path", "stage_id"], how="left")
+        .with_columns(pl.col("n_visits").fill_null(0).cast(pl.Int64))
+        .sort("path", "designed_position")
+        .with_columns(
+            furthest_position=pl.col("designed_position")
+            .filter(pl.col("n_visits") > 0)
+            .max()
+            .over("path"),
+            earlier_first_visit=pl.col("first_visit")
+            .fill_null(0)
+            .cum_max()
+            .shift(1, fill_value=0)
+            .over("path"),
+        )
+        .drop("path")
+    )
+
+
+def with_all_personas(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` and a copy of it under ``persona_id = "all"``: every breakdown at once."""
+    return pl.concat([frame, frame.with_columns(persona_id=pl.lit(ALL_PERSONAS))])
+
+
+def _rate(numerator: str, denominator: str) -> pl.Expr:
+    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
 
 
 def _variants(con: Source, traces: str, *, top: int | None) -> pl.DataFrame:

@@ -1,25 +1,14 @@
 -- One row per journey attempt: its stage visits in visit order, with its persona and status.
-with visit_sequences as (
-    select
-        person_key,
-        journey_id,
-        attempt_number,
-        list(stage_id order by visit_number) as activities
-    from marts.fct_stage_visits
-    group by person_key, journey_id, attempt_number
-)
-
+-- The attempt's stage_path (fct_journeys: stage ids joined by ' > ' in visit order; ids are
+-- snake_case, so the separator never occurs inside one) is that list already built by dbt, so
+-- no visit is read or sorted again here.
 select
     -- ids
-    journeys.journey_id,
-    journeys.persona_id,
-    journeys.person_key,
-    journeys.attempt_number,
+    journey_id,
+    persona_id,
+    person_key,
+    attempt_number,
     -- dimensions
-    visit_sequences.activities,
-    journeys.status
-from marts.fct_journeys as journeys
-inner join visit_sequences
-    on journeys.person_key = visit_sequences.person_key
-    and journeys.journey_id = visit_sequences.journey_id
-    and journeys.attempt_number = visit_sequences.attempt_number
+    string_split(stage_path, ' > ') as activities,
+    status
+from marts.fct_journeys

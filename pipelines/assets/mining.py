@@ -60,7 +60,7 @@ METRICS: dict[str, tuple[Metric, tuple[dg.AssetKey, ...], str]] = {
     ),
     "stage_variants": (
         stage_variants,
-        (_JOURNEYS, _VISITS, _STAGES),
+        (_JOURNEYS,),
         "Stage-level variants (the paths people really take) with counts, shares and outcome.",
     ),
     "event_variants": (
@@ -75,17 +75,17 @@ METRICS: dict[str, tuple[Metric, tuple[dg.AssetKey, ...], str]] = {
     ),
     "loops_and_skips": (
         loops_and_skips,
-        (_JOURNEYS, _VISITS, _STAGES),
+        (_JOURNEYS, _STAGES),
         "Per stage: how many come back to it (rework) and how many pass it by (skips).",
     ),
     "conformance": (
         conformance,
-        (_JOURNEYS, _VISITS, _STAGES),
+        (_JOURNEYS, _STAGES),
         "Fitness of the actual stage paths to the designed path, weighted by persons.",
     ),
     "deviations": (
         deviations,
-        (_JOURNEYS, _VISITS, _STAGES),
+        (_JOURNEYS, _STAGES),
         "Skipped, repeated and out-of-order stages: persons affected and lost afterwards.",
     ),
     "stage_channel_mix": (

@@ -376,14 +376,14 @@ def _marts(con: duckdb.DuckDBPyConnection) -> None:
     day = timedelta(days=1)
     con.execute(
         "create table marts.fct_journeys (person_key varchar, journey_id varchar, "
-        "attempt_number integer, persona_id varchar, status varchar, entered_at timestamp, "
-        "window_closes_at timestamp, as_of_at timestamp)"
+        "attempt_number integer, persona_id varchar, stage_path varchar, status varchar, "
+        "entered_at timestamp, window_closes_at timestamp, as_of_at timestamp)"
     )
     con.executemany(
-        "insert into marts.fct_journeys values (?, 'trip', 1, ?, ?, ?, ?, ?)",
+        "insert into marts.fct_journeys values (?, 'trip', 1, ?, ?, ?, ?, ?, ?)",
         [
-            ["u:p1", "solo", "dropped", T0, T0 + 30 * day, AS_OF],
-            ["u:p2", "family", "in_progress", T1, T1 + 30 * day, AS_OF],
+            ["u:p1", "solo", "look > book", "dropped", T0, T0 + 30 * day, AS_OF],
+            ["u:p2", "family", "look", "in_progress", T1, T1 + 30 * day, AS_OF],
         ],
     )
     con.execute(

@@ -210,6 +210,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 @settings(
     max_examples=150,
+    deadline=None,  # writes and validates a file per example: disk time varies under load
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
@@ -229,3 +230,15 @@ def test_any_corruption_is_reported_never_raised(data: st.DataObject, tmp_path: 
         assert match, message
         assert match.group("path") == str(path)
         assert 1 <= int(match.group("line")) <= lines
+
+
+def test_a_junk_key_with_spaces_stays_one_field_token(tmp_path: Path) -> None:
+    model = yaml.safe_load((FIXTURES / "valid" / "every_operator.yml").read_text(encoding="utf-8"))
+    model["stages"][0][" odd key.\t"] = 1
+    path = tmp_path / "every_operator.yml"
+    path.write_text(yaml.safe_dump(model, allow_unicode=True), encoding="utf-8")
+    [message] = validate_paths([path])
+    match = FORMAT.match(message)
+    assert match, message
+    assert match.group("field") == 'stages[0]["\\u0020odd\\u0020key.\\t"]'
+    assert match.group("problem") == "unknown field"
