@@ -1,12 +1,11 @@
 -- One row per directly-follows edge per breakdown (journey x persona, and every persona as
--- $all_personas): how often it occurs, in how many attempts, and the median seconds between
--- the two visits. '__start__' and '__end__' edges count the attempts a stage opens or closes.
+-- $all_personas): how often it occurs and the median seconds between the two visits.
+-- '__start__' and '__end__' edges count the attempts a stage opens or closes. (The attempts
+-- with each edge are counted from the distinct stage paths: stage_paths.stage_dfg.)
 with ordered_visits as (
     select
         journey_id,
         persona_id,
-        person_key,
-        attempt_number,
         stage_id,
         row_number() over by_attempt = 1 as is_first,
         lead(stage_id) over by_attempt as next_stage_id,
@@ -20,14 +19,14 @@ with ordered_visits as (
 
 edges as (
     select
-        journey_id, persona_id, person_key, attempt_number,
+        journey_id, persona_id,
         stage_id as source,
         coalesce(next_stage_id, $end_node) as target,
         gap_us
     from ordered_visits
     union all
     select
-        journey_id, persona_id, person_key, attempt_number,
+        journey_id, persona_id,
         $start_node as source,
         stage_id as target,
         null as gap_us
@@ -43,8 +42,6 @@ select
     target,
     -- measures
     count(*) as transitions,
-    count(distinct (person_key, attempt_number)) as persons,
     quantile_cont(gap_us, 0.5) / 1e6 as median_seconds
 from edges
 group by grouping sets ((journey_id, persona_id, source, target), (journey_id, source, target))
-order by journey_id, persona_id, transitions desc, source, target
