@@ -156,21 +156,55 @@ where timed_steps.step < timed_steps.n_steps
 """
 )
 
+_KM_GROUPS = """,
+
+-- One integer per breakdown and step: the Kaplan-Meier input names its group by it, so the
+-- curves group and sort millions of durations on one integer instead of four keys.
+km_groups as (
+    select
+        breakdowns.journey_id,
+        breakdowns.persona_id,
+        breakdowns.cohort,
+        path_steps.step,
+        row_number() over (
+            order by
+                breakdowns.journey_id, breakdowns.persona_id, breakdowns.cohort, path_steps.step
+        ) as group_id
+    from breakdowns
+    inner join path_steps
+        on breakdowns.journey_id = path_steps.journey_id
+)
+"""
+
 _KM_INPUT_SQL = (
-    """
+    _KM_GROUPS
+    + """
 select
-    chain_durations.journey_id,
-    """
+    km_groups.group_id,
+    counted.duration_s,
+    counted.events,
+    counted.censored
+from (
+    select
+        chain_durations.journey_id,
+        """
     + breakdown_columns("chain_durations")
     + """,
-    chain_durations.step,
-    chain_durations.duration_s,
-    count(*) filter (where chain_durations.converted) as events,
-    count(*) filter (where not chain_durations.converted) as censored
-from chain_durations
-"""
+        chain_durations.step,
+        chain_durations.duration_s,
+        count(*) filter (where chain_durations.converted) as events,
+        count(*) filter (where not chain_durations.converted) as censored
+    from chain_durations
+    """
     + by_breakdown("chain_durations", "chain_durations.step", "chain_durations.duration_s")
-    + "\n"
+    + """
+) as counted
+inner join km_groups
+    on counted.journey_id = km_groups.journey_id
+    and counted.persona_id = km_groups.persona_id
+    and counted.cohort = km_groups.cohort
+    and counted.step = km_groups.step
+"""
 )
 
 _COLUMNS = (
@@ -228,12 +262,15 @@ def stage_timing(con: Source) -> pl.DataFrame:
         ctes += f",\n\nchain_durations as (\n    select * from {table}\n)\n"
         timing = warehouse.frame(ctes + _TIMING_SQL, {**params, "hour": _SECONDS_PER_HOUR})
         durations = warehouse.frame(ctes + _KM_INPUT_SQL, params)
+        groups = warehouse.frame(ctes + _KM_GROUPS + "select * from km_groups", params)
     keys = [*BREAKDOWN_KEYS, "step"]
-    km = km_median(
-        durations, by=keys, duration="duration_s", counted=("events", "censored")
-    ).with_columns(km_median_hours=pl.col("km_median") / _SECONDS_PER_HOUR)
+    km = (
+        km_median(durations, by=["group_id"], duration="duration_s", counted=("events", "censored"))
+        .join(groups, on="group_id", how="inner")
+        .select(*keys, "km_n", km_median_hours=pl.col("km_median") / _SECONDS_PER_HOUR)
+    )
     return (
-        timing.join(km.drop("km_median"), on=keys, how="left")
+        timing.join(km, on=keys, how="left")
         .with_columns(pl.col("km_n").fill_null(0))
         .select(_COLUMNS)
         .sort(*keys)
