@@ -27,8 +27,10 @@ from journey_mining.metrics.stage_paths import (
     ALL_PERSONAS,
     breakdown_variants,
     designed_stages_of_paths,
+    path_counts,
     with_all_personas,
 )
+from journey_mining.metrics.stats import rate
 from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = ["DEVIATION_TYPES", "conformance", "deviations", "process_model_svg"]
@@ -69,8 +71,12 @@ def conformance(con: Source) -> pl.DataFrame:
           deviation so far, finished or not), and ``on_designed_path_share``.
     """
     warehouse = as_warehouse(con)
-    sql = read_sql("conformance_variants").format(traces=read_sql("stage_paths_stage_traces"))
-    variants = warehouse.frame(sql)
+    variants = (
+        path_counts(warehouse)
+        .group_by("journey_id", "persona_id", "stages")
+        .agg(pl.col("persons").sum())
+        .rename({"stages": "activities"})
+    )
     paths = warehouse.frame(read_sql("stage_paths_designed_stages"))
     designed = {
         journey_id: tuple(group.sort("designed_position")["stage_id"])
@@ -231,9 +237,6 @@ def deviations(con: Source) -> pl.DataFrame:
     def persons(condition: pl.Expr) -> pl.Expr:
         return (pl.col("persons") * condition.cast(pl.Int64)).sum()
 
-    def share(numerator: str, denominator: pl.Expr) -> pl.Expr:
-        return pl.when(denominator != 0).then(pl.col(numerator) / denominator)
-
     counted = (
         with_all_personas(exposures)
         .group_by("journey_id", "persona_id", "deviation", "stage_id", "designed_position")
@@ -259,8 +262,8 @@ def deviations(con: Source) -> pl.DataFrame:
         "converted",
         "in_progress",
         "lost_after",
-        lost_share=share("lost_after", pl.col("persons_affected") - pl.col("in_progress")),
-        unaffected_lost_share=share(
+        lost_share=rate("lost_after", pl.col("persons_affected") - pl.col("in_progress")),
+        unaffected_lost_share=rate(
             "unaffected_lost_after",
             pl.col("persons_exposed")
             - pl.col("persons_affected")

@@ -19,7 +19,7 @@ from typing import Final
 
 import polars as pl
 
-from journey_mining.metrics.stats import wilson_interval
+from journey_mining.metrics.stats import rate, wilson_interval
 from journey_mining.warehouse import Source, Warehouse, as_warehouse
 
 __all__ = [
@@ -389,9 +389,7 @@ def stage_funnel(con: Source) -> pl.DataFrame:
     low, high = wilson_interval("converted", "conversion_n")
     return (
         frame.with_columns(
-            conversion_rate=pl.when(pl.col("conversion_n") > 0).then(
-                pl.col("converted") / pl.col("conversion_n")
-            ),
+            conversion_rate=rate("converted", "conversion_n"),
             conversion_low=low,
             conversion_high=high,
         )

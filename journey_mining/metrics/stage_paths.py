@@ -23,7 +23,8 @@ from typing import Final
 import polars as pl
 
 from journey_mining.eventlog import read_sql
-from journey_mining.metrics.paths import Variant
+from journey_mining.metrics.paths import VARIANT_SEPARATOR, Variant
+from journey_mining.metrics.stats import rate
 from journey_mining.warehouse import Source, Warehouse, as_warehouse
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "designed_stages_of_paths",
     "event_variants",
     "loops_and_skips",
+    "path_counts",
     "stage_dfg",
     "stage_variants",
     "with_all_personas",
@@ -174,11 +176,9 @@ def _edge_persons(warehouse: Warehouse) -> pl.DataFrame:
     Counting distinct attempts per edge over millions of visits costs most of the DFG; a path
     holds an edge or not, so each distinct path's edges count its attempts once.
     """
-    steps = pl.concat_list(
-        pl.lit([START_NODE]), pl.col("stage_path").str.split(" > "), pl.lit([END_NODE])
-    )
+    steps = pl.concat_list(pl.lit([START_NODE]), pl.col("stages"), pl.lit([END_NODE]))
     edges = (
-        warehouse.frame(read_sql("stage_paths_counts"))
+        path_counts(warehouse)
         .with_row_index("path")
         .select("path", "journey_id", "persona_id", "persons", steps=steps)
         .select(
@@ -253,10 +253,10 @@ def loops_and_skips(con: Source) -> pl.DataFrame:
             "designed_position",
             "reached",
             "loops",
-            loop_rate=_rate("loops", "reached"),
+            loop_rate=rate("loops", "reached"),
             skipped="skipped",
             reached_later="reached_later",
-            skip_rate=_rate("skipped", "reached_later"),
+            skip_rate=rate("skipped", "reached_later"),
         )
         .sort("journey_id", "persona_id", "designed_position")
     )
@@ -281,10 +281,10 @@ def designed_stages_of_paths(con: Source) -> pl.DataFrame:
         visit among the visited designed stages before this one, 0 if none).
     """
     warehouse = as_warehouse(con)
-    paths = warehouse.frame(read_sql("stage_paths_counts")).with_row_index("path")
+    paths = path_counts(warehouse).with_row_index("path")
     designed = warehouse.frame(read_sql("stage_paths_designed_stages"))
     visited = (
-        paths.select("path", "journey_id", stage_id=pl.col("stage_path").str.split(" > "))
+        paths.select("path", "journey_id", stage_id="stages")
         .explode("stage_id")
         .with_columns(visit_number=pl.int_range(1, pl.len() + 1).over("path"))
         .join(designed, on=["journey_id", "stage_id"], how="inner")
@@ -292,7 +292,7 @@ def designed_stages_of_paths(con: Source) -> pl.DataFrame:
         .agg(n_visits=pl.len(), first_visit=pl.col("visit_number").min())
     )
     return (
-        paths.drop("stage_path")
+        paths.drop("stage_path", "stages")
         .join(designed, on="journey_id", how="inner")
         .join(visited, on=["path", "stage_id"], how="left")
         .with_columns(pl.col("n_visits").fill_null(0).cast(pl.Int64))
@@ -317,8 +317,15 @@ def with_all_personas(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([frame, frame.with_columns(persona_id=pl.lit(ALL_PERSONAS))])
 
 
-def _rate(numerator: str, denominator: str) -> pl.Expr:
-    return pl.when(pl.col(denominator) > 0).then(pl.col(numerator) / pl.col(denominator))
+def path_counts(con: Source) -> pl.DataFrame:
+    """Attempts per journey, persona, status and stage path: the compact stage-level form.
+
+    ``stage_path`` is ``fct_journeys``' text (stage ids joined by ``" > "`` in visit order;
+    ids are snake_case, so the separator never occurs inside one) and ``stages`` the same as a
+    list. Counted in SQL, so Python sees thousands of distinct paths, not millions of attempts.
+    """
+    frame = as_warehouse(con).frame(read_sql("stage_paths_counts"))
+    return frame.with_columns(stages=pl.col("stage_path").str.split(VARIANT_SEPARATOR))
 
 
 def _variants(con: Source, traces: str, *, top: int | None) -> pl.DataFrame:

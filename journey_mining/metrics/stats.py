@@ -26,6 +26,7 @@ __all__ = [
     "nps_interval",
     "percentile",
     "poisson_rate_interval",
+    "rate",
     "significant_change",
     "t_quantile",
     "two_proportion_p_value",
@@ -45,6 +46,12 @@ def _col(value: IntoColumn) -> pl.Expr:
     if isinstance(value, pl.Series | np.ndarray):
         return pl.lit(pl.Series(values=value))
     return pl.lit(value)
+
+
+def rate(numerator: IntoColumn, denominator: IntoColumn) -> pl.Expr:
+    """``numerator / denominator``, null where the denominator (a count) is 0."""
+    below = _col(denominator)
+    return pl.when(below > 0).then(_col(numerator) / below)
 
 
 def z_quantile(confidence: float = 0.95) -> float:
