@@ -215,3 +215,20 @@ reachable_users as (
 {% macro duckdb__json_array_position(json_text, value) -%}
     list_position(json_transform({{ json_text }}, '["VARCHAR"]'), {{ value }})
 {%- endmacro %}
+
+
+{#
+    DuckDB materializes a CTE that a query reads more than once, every column of it, before
+    the readers start; inlined, each read scans only the columns it needs, which is cheaper
+    for a wide table read twice. Spark has no such hint.
+#}
+{% macro not_materialized() -%}
+    {{ return(adapter.dispatch('not_materialized')()) }}
+{%- endmacro %}
+
+{% macro default__not_materialized() -%}
+{%- endmacro %}
+
+{% macro duckdb__not_materialized() -%}
+    not materialized
+{%- endmacro %}

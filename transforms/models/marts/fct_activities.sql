@@ -40,26 +40,25 @@ links as (
 ),
 {% endif %}
 
+-- An activity's person is its user's, else its anonymous id's, else its contact's. Every
+-- identifier of an activity is in int_identities_stitched (collected from the activities), so
+-- the first one present finds the person: one join instead of one per identifier type.
 activities_with_persons as (
 
     select
         activities.*,
-        coalesce(
-            users.person_key,
-            anonymous_ids.person_key,
-            contacts.person_key
-        ) as person_key
+        identities.person_key
 
     from activities
-    left join identities as users
-        on users.identifier_type = 'user_id'
-        and activities.user_id = users.identifier
-    left join identities as anonymous_ids
-        on anonymous_ids.identifier_type = 'anonymous_id'
-        and activities.anonymous_id = anonymous_ids.identifier
-    left join identities as contacts
-        on contacts.identifier_type = 'contact_id'
-        and activities.contact_id = contacts.identifier
+    left join identities
+        on identities.identifier_type = case
+            when activities.user_id is not null then 'user_id'
+            when activities.anonymous_id is not null then 'anonymous_id'
+            else 'contact_id'
+        end
+        and identities.identifier = coalesce(
+            activities.user_id, activities.anonymous_id, activities.contact_id
+        )
 
 ),
 

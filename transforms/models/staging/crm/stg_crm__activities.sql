@@ -1,6 +1,6 @@
 with
 
-source as (
+source as {{ not_materialized() }} (
 
     select * from {{ source('crm', 'crm_activities') }}
 
@@ -29,16 +29,9 @@ renamed as (
 
 ),
 
-ranked_copies as (
+first_copies as (
 
-    select
-        *,
-        row_number() over (
-            partition by activity_id
-            order by ts, source_file, source_line
-        ) as copy_rank
-
-    from renamed
+    {{ first_copies('renamed', 'activity_id', 'ts, source_file, source_line') }}
 
 ),
 
@@ -56,8 +49,7 @@ final as (
         event_date,
         loaded_at
 
-    from ranked_copies
-    where copy_rank = 1
+    from first_copies
 
 )
 

@@ -1,6 +1,6 @@
 with
 
-source as (
+source as {{ not_materialized() }} (
 
     select * from {{ source('crm', 'crm_contacts') }}
 
@@ -34,16 +34,9 @@ renamed as (
 
 ),
 
-ranked_copies as (
+first_copies as (
 
-    select
-        *,
-        row_number() over (
-            partition by contact_id
-            order by loaded_at desc, source_file, source_line
-        ) as copy_rank
-
-    from renamed
+    {{ first_copies('renamed', 'contact_id', 'loaded_at desc, source_file, source_line') }}
 
 ),
 
@@ -66,8 +59,7 @@ final as (
         created_at,
         loaded_at
 
-    from ranked_copies
-    where copy_rank = 1
+    from first_copies
 
 )
 

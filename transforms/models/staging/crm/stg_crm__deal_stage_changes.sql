@@ -1,6 +1,6 @@
 with
 
-source as (
+source as {{ not_materialized() }} (
 
     select * from {{ source('crm', 'crm_deal_stage_changes') }}
 
@@ -42,16 +42,9 @@ keyed as (
 
 ),
 
-ranked_copies as (
+first_copies as (
 
-    select
-        *,
-        row_number() over (
-            partition by deal_stage_change_id
-            order by source_file, source_line
-        ) as copy_rank
-
-    from keyed
+    {{ first_copies('keyed', 'deal_stage_change_id', 'source_file, source_line') }}
 
 ),
 
@@ -69,8 +62,7 @@ final as (
         event_date,
         loaded_at
 
-    from ranked_copies
-    where copy_rank = 1
+    from first_copies
 
 )
 

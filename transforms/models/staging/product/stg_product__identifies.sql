@@ -1,6 +1,6 @@
 with
 
-source as (
+source as {{ not_materialized() }} (
 
     select * from {{ source('product', 'product_events') }}
 
@@ -31,16 +31,9 @@ renamed as (
 
 ),
 
-ranked_copies as (
+first_copies as (
 
-    select
-        *,
-        row_number() over (
-            partition by event_id
-            order by ts, source_file, source_line
-        ) as copy_rank
-
-    from renamed
+    {{ first_copies('renamed', 'event_id', 'ts, source_file, source_line') }}
 
 ),
 
@@ -60,8 +53,7 @@ final as (
         ts,
         loaded_at
 
-    from ranked_copies
-    where copy_rank = 1
+    from first_copies
 
 )
 
