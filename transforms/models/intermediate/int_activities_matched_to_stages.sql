@@ -1,6 +1,6 @@
 with
 
-activities as (
+activities as {{ not_materialized() }} (
 
     select * from {{ ref('fct_activities') }}
 
@@ -25,27 +25,44 @@ conditions as (
 
 ),
 
+-- Rules read only an activity's source, event and properties, and 9.5M demo activities have
+-- 1.6M distinct such signatures: the rules are evaluated once per signature. A missing
+-- properties object reads as {} (every property missing), so the key is never null.
+signatures as (
+
+    select distinct
+        activity_source,
+        event,
+        coalesce(properties, '{}') as properties
+
+    from activities
+
+),
+
 candidate_clauses as (
 
     select
-        activities.event_id,
-        activities.properties,
+        signatures.activity_source,
+        signatures.event,
+        signatures.properties,
         stage_rules.journey_id,
         stage_rules.stage_id,
         stage_rules.clause_id,
         stage_rules.n_conditions
 
-    from activities
+    from signatures
     inner join stage_rules
-        on activities.activity_source = stage_rules.activity_source
-        and activities.event like stage_rules.event_like escape {{ backslash_literal() }}
+        on signatures.activity_source = stage_rules.activity_source
+        and signatures.event like stage_rules.event_like escape {{ backslash_literal() }}
 
 ),
 
 condition_checks as (
 
     select
-        candidate_clauses.event_id,
+        candidate_clauses.activity_source,
+        candidate_clauses.event,
+        candidate_clauses.properties,
         candidate_clauses.journey_id,
         candidate_clauses.stage_id,
         candidate_clauses.clause_id,
@@ -65,34 +82,40 @@ condition_checks as (
         on candidate_clauses.journey_id = conditions.journey_id
         and candidate_clauses.stage_id = conditions.owner_id
         and candidate_clauses.clause_id = conditions.clause_id
-    group by 1, 2, 3, 4, 5
+    group by 1, 2, 3, 4, 5, 6, 7
 
 ),
 
 clause_scores as (
 
     select
-        event_id,
+        activity_source,
+        event,
+        properties,
         journey_id,
         stage_id,
         clause_id,
         sum(case when condition_holds then 1 else 0 end) as n_conditions_held
 
     from condition_checks
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5, 6
 
 ),
 
 matched_clauses as (
 
     select
-        candidate_clauses.event_id,
+        candidate_clauses.activity_source,
+        candidate_clauses.event,
+        candidate_clauses.properties,
         candidate_clauses.journey_id,
         candidate_clauses.stage_id
 
     from candidate_clauses
     left join clause_scores
-        on candidate_clauses.event_id = clause_scores.event_id
+        on candidate_clauses.activity_source = clause_scores.activity_source
+        and candidate_clauses.event = clause_scores.event
+        and candidate_clauses.properties = clause_scores.properties
         and candidate_clauses.journey_id = clause_scores.journey_id
         and candidate_clauses.stage_id = clause_scores.stage_id
         and candidate_clauses.clause_id = clause_scores.clause_id
@@ -103,7 +126,9 @@ matched_clauses as (
 matched_stages as (
 
     select distinct
-        matched_clauses.event_id,
+        matched_clauses.activity_source,
+        matched_clauses.event,
+        matched_clauses.properties,
         matched_clauses.journey_id,
         matched_clauses.stage_id,
         stages.stage_order
@@ -120,10 +145,12 @@ ranked_stages as (
     select
         *,
         row_number() over (
-            partition by event_id, journey_id
+            partition by activity_source, event, properties, journey_id
             order by stage_order, stage_id
         ) as stage_rank,
-        count(*) over (partition by event_id, journey_id) as n_matching_stages
+        count(*) over (
+            partition by activity_source, event, properties, journey_id
+        ) as n_matching_stages
 
     from matched_stages
 
@@ -151,9 +178,11 @@ final as (
         -- timestamps
         activities.ts
 
-    from ranked_stages
-    inner join activities
-        on ranked_stages.event_id = activities.event_id
+    from activities
+    inner join ranked_stages
+        on activities.activity_source = ranked_stages.activity_source
+        and activities.event = ranked_stages.event
+        and coalesce(activities.properties, '{}') = ranked_stages.properties
     where ranked_stages.stage_rank = 1
 
 )

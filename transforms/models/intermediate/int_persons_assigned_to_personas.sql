@@ -37,10 +37,60 @@ persons as (
 
 ),
 
-condition_checks as (
+-- Personas read only the attributes that persona conditions name, so persons with the same
+-- values of those have the same personas. Each person's profile lists those values, each
+-- written as length:text so no value can blur into the next; the rules are evaluated once per
+-- profile, for its first person, and every person takes its profile's personas.
+persona_attributes as (
+
+    select attributes.person_key, attributes.attribute, attributes.value_text
+    from attributes
+    where attributes.attribute in (select property from conditions)
+
+),
+
+person_profiles as (
 
     select
         persons.person_key,
+        coalesce(
+            {{ string_agg_ordered(
+                dbt.concat([
+                    'cast(length(persona_attributes.attribute) as ' ~ dbt.type_string() ~ ')',
+                    "':'",
+                    'persona_attributes.attribute',
+                    'cast(length(persona_attributes.value_text) as ' ~ dbt.type_string() ~ ')',
+                    "':'",
+                    'persona_attributes.value_text',
+                ]),
+                '',
+                'persona_attributes.attribute',
+            ) }},
+            ''
+        ) as profile
+
+    from persons
+    left join persona_attributes
+        on persons.person_key = persona_attributes.person_key
+    group by persons.person_key
+
+),
+
+profiles as (
+
+    select
+        profile,
+        min(person_key) as person_key
+
+    from person_profiles
+    group by profile
+
+),
+
+condition_checks as (
+
+    select
+        profiles.person_key,
         conditions.journey_id,
         conditions.owner_id as persona_id,
         conditions.clause_id,
@@ -55,10 +105,10 @@ condition_checks as (
             ),
         ) }} as condition_holds
 
-    from persons
+    from profiles
     cross join conditions
     left join attributes
-        on persons.person_key = attributes.person_key
+        on profiles.person_key = attributes.person_key
         and conditions.property = attributes.attribute
     group by 1, 2, 3, 4, 5
 
@@ -81,19 +131,19 @@ clause_scores as (
 matched_personas as (
 
     select
-        persons.person_key,
+        profiles.person_key,
         persona_rules.journey_id,
         persona_rules.persona_id,
         persona_rules.persona_order,
         row_number() over (
-            partition by persons.person_key, persona_rules.journey_id
+            partition by profiles.person_key, persona_rules.journey_id
             order by persona_rules.persona_order, persona_rules.persona_id
         ) as persona_rank
 
-    from persons
+    from profiles
     cross join persona_rules
     left join clause_scores
-        on persons.person_key = clause_scores.person_key
+        on profiles.person_key = clause_scores.person_key
         and persona_rules.journey_id = clause_scores.journey_id
         and persona_rules.persona_id = clause_scores.persona_id
         and persona_rules.clause_id = clause_scores.clause_id
@@ -105,17 +155,19 @@ final as (
 
     select
         -- ids
-        persons.person_key,
+        person_profiles.person_key,
         journeys.journey_id,
         coalesce(matched_personas.persona_id, 'unassigned') as persona_id,
 
         -- dimensions
         matched_personas.persona_order
 
-    from persons
+    from person_profiles
+    inner join profiles
+        on person_profiles.profile = profiles.profile
     cross join journeys
     left join matched_personas
-        on persons.person_key = matched_personas.person_key
+        on profiles.person_key = matched_personas.person_key
         and journeys.journey_id = matched_personas.journey_id
         and matched_personas.persona_rank = 1
 
