@@ -95,20 +95,28 @@ stored as (
 
 ),
 
-persons_in_window as (
+-- One join finds both: an activity not stored yet gives its person, and one stored under
+-- another person gives the new person and the previous one.
+changed_activities as (
 
-    select current_rows.person_key
+    select
+        current_rows.person_key,
+        stored.person_key as stored_person_key
+
     from activities_with_persons as current_rows
     left join stored
         on current_rows.event_id = stored.event_id
     where stored.event_id is null
         or stored.person_key <> current_rows.person_key
+
+),
+
+persons_in_window as (
+
+    select person_key from changed_activities
     union
-    select stored.person_key
-    from stored
-    inner join activities_with_persons as current_rows
-        on stored.event_id = current_rows.event_id
-    where stored.person_key <> current_rows.person_key
+    select stored_person_key as person_key from changed_activities
+    where stored_person_key is not null
 
 ),
 
