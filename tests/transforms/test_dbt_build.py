@@ -264,6 +264,27 @@ def test_mapping_coverage_counts_unmatched_activities(database: Path) -> None:
     assert rows == [(len(unmatched), total)]
 
 
+def test_stream_check_names_lost_and_unexplained_activities(database: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "broken_stream.duckdb"
+    shutil.copy(database, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("delete from marts.fct_activities where event_id = 'e-a1-1'")
+        con.execute(
+            "insert into marts.fct_activities by name select 'ghost' as event_id, "
+            "* exclude (event_id) from marts.fct_activities order by event_id limit 1"
+        )
+    check = "assert_every_staged_activity_is_in_fct_activities"
+    run = run_dbt(copy, tmp_path, "test", "--select", check, "--store-failures")
+    assert run.returncode != 0
+    tests = [r for r in run.results if r["unique_id"].startswith("test.")]
+    assert [(r["status"], r["failures"]) for r in tests] == [("fail", 2)]
+    rows = query(copy, f"select event_id, problem from dbt_test__audit.{check}")
+    assert sorted(rows) == [
+        ("e-a1-1", "staged activity not in fct_activities"),
+        ("ghost", "fct_activities row without a staged activity"),
+    ]
+
+
 def test_status_follows_the_as_of_var(database: Path, tmp_path: Path) -> None:
     copy = tmp_path / "as_of.duckdb"
     shutil.copy(database, copy)

@@ -33,24 +33,34 @@ product_events_missing_from_union as (
 
 ),
 
-staged_missing_from_stream as (
+-- one join of both sides finds what either lacks
+staged_and_stream as (
 
-    select event_id, 'staged activity not in fct_activities' as problem
+    select
+        staged.event_id as staged_event_id,
+        stream.event_id as stream_event_id
+
     from staged
-    where event_id not in (select event_id from stream)
+    full outer join stream
+        on staged.event_id = stream.event_id
+    where staged.event_id is null
+        or stream.event_id is null
 
 ),
 
-stream_rows_without_staged_row as (
+stream_mismatches as (
 
-    select event_id, 'fct_activities row without a staged activity' as problem
-    from stream
-    where event_id not in (select event_id from staged)
+    select
+        coalesce(staged_event_id, stream_event_id) as event_id,
+        case
+            when stream_event_id is null then 'staged activity not in fct_activities'
+            else 'fct_activities row without a staged activity'
+        end as problem
+
+    from staged_and_stream
 
 )
 
 select * from product_events_missing_from_union
 union all
-select * from staged_missing_from_stream
-union all
-select * from stream_rows_without_staged_row
+select * from stream_mismatches
