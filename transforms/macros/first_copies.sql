@@ -3,18 +3,30 @@
     give, without sorting every row: copies are rare, so only the keys seen more than once are
     ranked. Rows of a null key are ranked together, as the window would. Every row keeps a
     copy_rank column (1) for the caller's final select to leave out.
+
+    copied_keys, when given, is a relation whose column `key` lists the keys that may have
+    copies (any superset of them is correct: a key with one row ranks it first); without it,
+    the keys are counted from relation itself.
 #}
-{% macro first_copies(relation, key, order_by) -%}
+{% macro first_copies(relation, key, order_by, copied_keys=none) -%}
+    {%- set copied -%}
+        {%- if copied_keys is none -%}
+        select {{ key }} from {{ relation }}
+        where {{ key }} is not null
+        group by {{ key }}
+        having count(*) > 1
+        {%- else -%}
+        select {{ key }} from {{ copied_keys }}
+        where {{ key }} is not null
+        {%- endif -%}
+    {%- endset -%}
     select
         *,
         1 as copy_rank
 
     from {{ relation }}
     where {{ key }} is not null and {{ key }} not in (
-        select {{ key }} from {{ relation }}
-        where {{ key }} is not null
-        group by {{ key }}
-        having count(*) > 1
+        {{ copied }}
     )
 
     union all
@@ -29,9 +41,7 @@
 
         from {{ relation }}
         where {{ key }} is null or {{ key }} in (
-            select {{ key }} from {{ relation }}
-            group by {{ key }}
-            having count(*) > 1
+            {{ copied }}
         )
     ) as copies
     where copy_rank = 1

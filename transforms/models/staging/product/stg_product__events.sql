@@ -35,7 +35,12 @@ renamed as (
 
 first_copies as (
 
-    {{ first_copies('renamed', 'event_id', 'ts, source_file, source_line') }}
+    {{ first_copies(
+        'renamed',
+        'event_id',
+        'ts, source_file, source_line',
+        copied_keys=ref('stg_product__copied_event_ids'),
+    ) }}
 
 ),
 
