@@ -93,6 +93,7 @@ def to_spark_sql(sql: str) -> str:
     """``sql`` in DuckDB's dialect, as Spark SQL (``$name`` becomes Spark's ``:name`` marker).
 
     Besides sqlglot's translation: ``epoch_us(t)`` becomes ``unix_micros(t)``,
+    ``list_extract(list, i)`` becomes ``element_at(list, i)``,
     ``quantile_cont(x, q)`` becomes ``percentile(x, q)``, and an ordered
     ``list(v order by k1, k2)`` (Spark's ``collect_list`` has no order) becomes the values of
     the sorted ``collect_list(struct(k1, k2, v))``, its ``filter (where ...)`` kept.
@@ -114,6 +115,9 @@ def _spark_node(node: Any) -> Any:
 
     if isinstance(node, exp.Anonymous) and node.name.lower() == "epoch_us":
         return exp.func("unix_micros", *node.expressions, dialect="spark")
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "list_extract":
+        # both count from 1; sqlglot shifts only literal subscripts to Spark's 0-based ``[]``
+        return exp.Anonymous(this="element_at", expressions=node.expressions)
     if isinstance(node, exp.PercentileCont) and node.expression is not None:
         # Spark's exact percentile interpolates linearly, as DuckDB's quantile_cont does
         value = node.this.transform(_spark_node)

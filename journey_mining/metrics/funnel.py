@@ -520,11 +520,46 @@ class _Params:
 
 
 def _matches(
-    params: _Params, event: str, conditions: Sequence[Condition], props: str = "properties"
+    params: _Params, event: str, conditions: Sequence[Condition], props: Mapping[str, str]
 ) -> str:
+    """SQL true where an event is ``event`` and meets ``conditions``; ``props`` maps each
+    property to the SQL of its value."""
     parts = ["true" if event == "*" else f"coalesce(event = {params.bind(event)}, false)"]
-    parts.extend(_condition_sql(params, c, props) for c in conditions)
+    parts.extend(_condition_sql(params, c, props[c.property]) for c in conditions)
     return "(" + " and ".join(parts) + ")"
+
+
+def _parsed_properties(
+    params: _Params, spec: FunnelSpec, properties: str, event: str
+) -> tuple[str, dict[str, str]]:
+    """The SQL of ``props`` (funnel_events.sql) and each property's value in it.
+
+    All the properties the funnel reads come from one parse of an event's JSON, and only for
+    events whose step or exclusion has conditions (every event when a breakdown reads them).
+    """
+    rules: list[Step | Exclusion] = [*spec.steps, *spec.exclusions]
+    names = [c.property for rule in rules for c in rule.where]
+    names += list(spec.breakdown.properties) if spec.breakdown else []
+    names = list(dict.fromkeys(names))
+    if not names:
+        return "cast(null as varchar[])", {}
+    paths = params.bind([_json_path(name) for name in names])
+    parsed = f"json_extract_string(cast({properties} as varchar), {paths})"
+    conditioned = {rule.event for rule in rules if rule.where}
+    if not (spec.breakdown or "*" in conditioned):
+        events = ", ".join(params.bind(name) for name in sorted(conditioned))
+        parsed = f"case when cast({event} as varchar) in ({events}) then {parsed} end"
+    return parsed, {name: f"props[{i}]" for i, name in enumerate(names, start=1)}
+
+
+def _named_events(params: _Params, spec: FunnelSpec, event: str) -> str:
+    """SQL true for the events a funnel reads: all of them for a strict funnel (every event
+    between two steps breaks it) or a ``*`` step, else those named by a step or exclusion."""
+    rules: list[Step | Exclusion] = [*spec.steps, *spec.exclusions]
+    names = {rule.event for rule in rules}
+    if spec.order == "strict" or "*" in names:
+        return "true"
+    return f"cast({event} as varchar) in ({', '.join(params.bind(n) for n in sorted(names))})"
 
 
 _TEXT_TESTS = {
@@ -534,8 +569,7 @@ _TEXT_TESTS = {
 }
 
 
-def _condition_sql(params: _Params, condition: Condition, props: str) -> str:
-    value = f"json_extract_string({props}, {params.bind(_json_path(condition.property))})"
+def _condition_sql(params: _Params, condition: Condition, value: str) -> str:
     op, target = condition.op, condition.value
     if op == "exists":
         return f"({value} is {'not ' if target is not False else ''}null)"
@@ -611,13 +645,11 @@ def _run(
 ) -> dict[str, list[FunnelStep]]:
     n_steps = len(spec.steps)
     params = _Params()
-    step_mask = _mask([_matches(params, s.event, s.where) for s in spec.steps])
-    exclusion_mask = _mask([_matches(params, e.event, e.where) for e in spec.exclusions])
-    props = spec.breakdown.properties if spec.breakdown else ()
-    values = [
-        f"coalesce(json_extract_string(properties, {params.bind(_json_path(p))}), '')"
-        for p in props
-    ]
+    parsed, props = _parsed_properties(params, spec, columns.properties, columns.event)
+    step_mask = _mask([_matches(params, s.event, s.where, props) for s in spec.steps])
+    exclusion_mask = _mask([_matches(params, e.event, e.where, props) for e in spec.exclusions])
+    names = spec.breakdown.properties if spec.breakdown else ()
+    values = [f"coalesce({props[name]}, '')" for name in names]
     breakdown_value = f"to_json([{', '.join(values)}])" if values else "'[]'"
     has_breakdown = " or ".join(f"{v} <> ''" for v in values) if values else "false"
     sql = read_sql("funnel_events").format(
@@ -626,7 +658,8 @@ def _run(
         event=columns.event,
         timestamp=columns.timestamp,
         order=columns.order,
-        properties=columns.properties,
+        props=parsed,
+        named=_named_events(params, spec, columns.event),
         step_mask=step_mask,
         exclusion_mask=exclusion_mask,
         breakdown_value=breakdown_value,

@@ -328,6 +328,17 @@ def path_counts(con: Source) -> pl.DataFrame:
     return frame.with_columns(stages=pl.col("stage_path").str.split(VARIANT_SEPARATOR))
 
 
+_NAMES_OF_ACTIVITIES: Final = {
+    "stage_paths_stage_traces": "variants.activities",
+    "stage_paths_event_traces": (
+        "list_transform(variants.activities, lambda code: list_extract(activity_names.names, code))"
+    ),
+}
+"""Per traces file: how ``stage_paths_variants`` reads a variant's activities as names."""
+
+
 def _variants(con: Source, traces: str, *, top: int | None) -> pl.DataFrame:
-    sql = read_sql("stage_paths_variants").format(traces=read_sql(traces))
+    sql = read_sql("stage_paths_variants").format(
+        traces=read_sql(traces), names=_NAMES_OF_ACTIVITIES[traces]
+    )
     return as_warehouse(con).frame(sql, {"all_personas": ALL_PERSONAS, "top": top})

@@ -1,7 +1,10 @@
 -- One row per event of the funnel input: the steps and exclusions it matches (bit masks), its
 -- breakdown value, and its position in the person's order (timestamp, then events matching no
 -- step, then step order at one instant, then file order). Only a strict funnel needs the events
--- that match nothing ({keep} drops them otherwise: positions stay in the same order).
+-- that match nothing ({keep} drops them otherwise: positions stay in the same order), and
+-- then only events with a step's or an exclusion's name are read ({named}). Each event's JSON
+-- properties are parsed once, into `props`: the values of every property the conditions and
+-- the breakdown name ({props}).
 create or replace temp table _jm_funnel_events as
 with source as (
     select
@@ -10,11 +13,11 @@ with source as (
         {order} as seq,
         -- dimensions
         cast({event} as varchar) as event,
-        cast({properties} as varchar) as properties,
+        {props} as props,
         -- timestamps
         epoch_us({timestamp}) as ts_us
     from {relation}
-    where {person} is not null and {timestamp} is not null
+    where {person} is not null and {timestamp} is not null and {named}
 ),
 
 match_steps as (

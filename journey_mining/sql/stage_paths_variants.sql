@@ -1,9 +1,10 @@
 -- One row per variant per breakdown (journey x persona, and every persona as $all_personas):
--- attempts, their share, rank, cumulative share and outcomes. The traces query (a stage or
--- an event traces file) gives one row per attempt: journey_id, persona_id, activities, status.
-with traces as (
-{traces}
-),
+-- attempts, their share, rank, cumulative share and outcomes. The traces CTEs (a stage or an
+-- event traces file) give `traces`, one row per attempt: journey_id, persona_id, activities,
+-- status; and `activity_names`, one row. {names} reads a variant's activities as their names:
+-- the event traces hold integer codes, which group and sort far faster than text, and only
+-- the variants ranked below are decoded.
+with {traces},
 
 variants_by_persona as (
     select
@@ -62,14 +63,12 @@ cutoffs as (
     group by journey_id, persona_id
 ),
 
-ranked as (
+candidates as (
     select
         variants.*,
+        {names} as names,
         totals.breakdown_persons,
-        totals.distinct_variants,
-        array_to_string(variants.activities, ' > ') as variant,
-        row_number() over by_rank as rank,
-        cast(sum(variants.persons) over by_rank as bigint) as cumulative_persons
+        totals.distinct_variants
     from variants_by_breakdown as variants
     inner join cutoffs
         on variants.journey_id = cutoffs.journey_id
@@ -78,12 +77,19 @@ ranked as (
     inner join breakdown_totals as totals
         on variants.journey_id = totals.journey_id
         and variants.persona_id = totals.persona_id
+    cross join activity_names
+),
+
+ranked as (
+    select
+        *,
+        array_to_string(names, ' > ') as variant,
+        row_number() over by_rank as rank,
+        cast(sum(persons) over by_rank as bigint) as cumulative_persons
+    from candidates
     window by_rank as (
-        partition by variants.journey_id, variants.persona_id
-        order by
-            variants.persons desc,
-            array_to_string(variants.activities, ' > '),
-            variants.activities
+        partition by journey_id, persona_id
+        order by persons desc, array_to_string(names, ' > '), names
         rows between unbounded preceding and current row
     )
 )
@@ -95,8 +101,8 @@ select
     rank,
     -- dimensions
     variant,
-    activities,
-    array_length(activities) as length,
+    names as activities,
+    array_length(names) as length,
     -- measures
     persons,
     persons / breakdown_persons as share,
