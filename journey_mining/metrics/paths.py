@@ -87,13 +87,29 @@ class Traces:
 
     def variants(self) -> tuple[Variant, ...]:
         """The variants, most frequent first, then by label (see :func:`variants`)."""
-        rows = self._rows("paths_variants")
+        rows = self.variants_frame().iter_rows()
         return tuple(Variant(tuple(a), int(c), float(s)) for a, c, s in rows)
 
     def variants_frame(self) -> pl.DataFrame:
-        """The variants as one frame (``activities``, ``cases``, ``share``): for large logs."""
-        frame: pl.DataFrame = self.con.sql(read_sql("paths_variants").format(**self.names)).pl()
-        return frame
+        """The variants as one frame (``activities``, ``cases``, ``share``): for large logs.
+
+        Counted in SQL on the activity codes, then named and sorted in Polars: for hundreds
+        of thousands of variants that is faster than decoding and sorting them in DuckDB.
+        """
+        counted: pl.DataFrame = self.con.sql(read_sql("paths_variants").format(**self.names)).pl()
+        codes = self.con.sql(f"select code, activity from {self.names['activities']}").pl()
+        names = dict(zip(codes["code"].to_list(), codes["activity"].to_list(), strict=True))
+        return counted.select(
+            activities=pl.col("codes").list.eval(
+                pl.element().replace_strict(names, return_dtype=pl.String)
+            ),
+            cases=pl.col("cases"),
+            share=pl.col("cases") / pl.col("cases").sum(),
+        ).sort(
+            pl.col("cases"),
+            pl.col("activities").list.join(VARIANT_SEPARATOR),
+            descending=[True, False],
+        )
 
     def dfg(self) -> tuple[DirectlyFollows, ...]:
         """The directly-follows graph (see :func:`dfg`)."""

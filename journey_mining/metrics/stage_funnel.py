@@ -102,7 +102,12 @@ step_visits as (
 {chain}
 
 ordered as (
-    select journey_id, person_key, attempt_number, max(step) as ordered_steps
+    select
+        journey_id,
+        person_key,
+        attempt_number,
+        max(step) as ordered_steps,
+        max(reached_at) as last_reached_at
     from chain
     group by journey_id, person_key, attempt_number
 )
@@ -117,7 +122,7 @@ def attempt_ctes(warehouse: Warehouse) -> str:
     with an attempt, the ``'all'`` ones included), ``stage_reach`` (attempts that visited
     each stage, per breakdown), ``stages_reached``, ``path_steps`` (the designed
     path, from ``marts.dim_journey_stages.designed_position``), ``step_visits``, ``chain`` and
-    ``ordered``.
+    ``ordered`` (per attempt: the chain's last step and when it was reached).
 
     ``chain`` is FUNNELS.md's ordered funnel over an attempt's stage visits: step 1 is the
     first visit of the first designed stage, step k+1 the first visit of the next designed
@@ -125,13 +130,20 @@ def attempt_ctes(warehouse: Warehouse) -> str:
     up to the longest designed path, rather than a recursive CTE: Spark refuses aggregates in a
     recursive step, and the unrolled joins are as fast on DuckDB. Inside one window the
     earliest start goes furthest, so it is the attempt that counts; its times are the ones
-    timing reports.
+    timing reports. Each step carries the step before it's time (``previous_reached_at``), so
+    the gaps between steps need no second pass over the chain.
     """
     rows = warehouse.frame("select max(designed_position) as steps from marts.dim_journey_stages")
     steps = int(rows["steps"][0] or 1) if rows.height else 1
     links = [
         """chain_1 as (
-    select journey_id, person_key, attempt_number, 1 as step, min(visited_at) as reached_at
+    select
+        journey_id,
+        person_key,
+        attempt_number,
+        1 as step,
+        min(visited_at) as reached_at,
+        cast(null as timestamp) as previous_reached_at
     from step_visits
     where step = 1
     group by journey_id, person_key, attempt_number
@@ -144,7 +156,8 @@ def attempt_ctes(warehouse: Warehouse) -> str:
         previous.person_key,
         previous.attempt_number,
         {step} as step,
-        min(step_visits.visited_at) as reached_at
+        min(step_visits.visited_at) as reached_at,
+        min(previous.reached_at) as previous_reached_at
     from chain_{step - 1} as previous
     inner join step_visits
         on previous.journey_id = step_visits.journey_id

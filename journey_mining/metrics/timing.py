@@ -28,36 +28,44 @@ _SECONDS_PER_HOUR = 3600.0
 _STEP_DURATIONS = """,
 
 -- One row per attempt and chain step before the last designed one: the time to the chain's
--- next step (converted) or, censored, to the window's close or the as-of time.
+-- next step (converted: every step after the first closes the one before it) or, censored,
+-- from the chain's last step to the window's close or the as-of time.
 chain_durations as (
     select
         chain.journey_id,
         attempts.persona_id,
         attempts.cohort,
-        chain.step,
-        chain.next_reached_at is not null as converted,
-        (
-            epoch_us(
-                coalesce(chain.next_reached_at, least(attempts.window_closes_at, attempts.as_of_at))
-            )
-            - epoch_us(chain.reached_at)
-        ) / 1e6 as duration_s
-    from (
-        select
-            *,
-            lead(reached_at) over (
-                partition by journey_id, person_key, attempt_number order by step
-            ) as next_reached_at
-        from chain
-    ) as chain
+        chain.step - 1 as step,
+        true as converted,
+        (epoch_us(chain.reached_at) - epoch_us(chain.previous_reached_at)) / 1e6 as duration_s
+    from chain
     inner join attempts
         on chain.journey_id = attempts.journey_id
         and chain.person_key = attempts.person_key
         and chain.attempt_number = attempts.attempt_number
+    where chain.step > 1
+
+    union all
+
+    select
+        ordered.journey_id,
+        attempts.persona_id,
+        attempts.cohort,
+        ordered.ordered_steps as step,
+        false as converted,
+        (
+            epoch_us(least(attempts.window_closes_at, attempts.as_of_at))
+            - epoch_us(ordered.last_reached_at)
+        ) / 1e6 as duration_s
+    from ordered
+    inner join attempts
+        on ordered.journey_id = attempts.journey_id
+        and ordered.person_key = attempts.person_key
+        and ordered.attempt_number = attempts.attempt_number
     inner join path_steps
-        on chain.journey_id = path_steps.journey_id
-        and chain.step = path_steps.step
-    where chain.step < path_steps.n_steps
+        on ordered.journey_id = path_steps.journey_id
+        and ordered.ordered_steps = path_steps.step
+    where ordered.ordered_steps < path_steps.n_steps
 )
 
 select * from chain_durations

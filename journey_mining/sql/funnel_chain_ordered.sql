@@ -1,8 +1,9 @@
 -- One row per step filled by each attempt (an attempt starts at every step-1 event), greedily
 -- taking the earliest later event of each next step within the window from the attempt start.
+-- Each step keeps the time of the step before it (previous_ts), for the step times.
 create or replace temp table _jm_funnel_chain as
-with recursive chain (person_key, grp, start_pos, start_ts, step, pos, ts_us) as (
-    select person_key, grp, pos, ts_us, 1, pos, ts_us
+with recursive chain (person_key, grp, start_pos, start_ts, step, pos, ts_us, previous_ts) as (
+    select person_key, grp, pos, ts_us, 1, pos, ts_us, cast(null as bigint)
     from _jm_funnel_events
     where step_mask & 1 = 1
     union all
@@ -13,7 +14,8 @@ with recursive chain (person_key, grp, start_pos, start_ts, step, pos, ts_us) as
         chain.start_ts,
         chain.step + 1,
         following_step.next_pos,
-        following_step.next_ts
+        following_step.next_ts,
+        chain.ts_us
     from chain
     inner join _jm_funnel_next as following_step
         on

@@ -5,9 +5,7 @@ select
     chain.grp,
     chain.step,
     chain.pos,
-    chain.ts_us - lag(chain.ts_us) over (
-        partition by chain.person_key, chain.grp order by chain.step
-    ) as gap_us
+    chain.ts_us - chain.previous_ts as gap_us
 from _jm_funnel_chain as chain
 inner join _jm_funnel_persons as persons
     on
