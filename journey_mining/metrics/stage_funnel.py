@@ -86,8 +86,9 @@ path_steps as (
     where designed_position is not null
 ),
 
+-- not distinct: the chain takes minimum times, which repeated visits do not change
 step_visits as (
-    select distinct
+    select
         visits_in_window.journey_id,
         visits_in_window.person_key,
         visits_in_window.attempt_number,
