@@ -305,9 +305,13 @@ def kaplan_meier(
     """
     data, keys = _groups(frame, by)
     # One integer per group: grouping and sorting millions of rows on several string keys
-    # costs several times what the curve itself does.
-    groups = data.select(keys).unique().sort(keys).with_row_index("_group_id")
-    data = data.join(groups, on=keys, how="left")
+    # costs several times what the curve itself does. A single integer key is used as it is.
+    groups: pl.DataFrame | None = None
+    if len(keys) == 1 and data.schema[keys[0]].is_integer():
+        data = data.with_columns(_group_id=pl.col(keys[0]))
+    else:
+        groups = data.select(keys).unique().sort(keys).with_row_index("_group_id")
+        data = data.join(groups, on=keys, how="left")
     if counted is None:
         w = pl.col(weight) if weight is not None else pl.lit(1, pl.Int64)
         flag = pl.col(event).cast(pl.Boolean)
@@ -334,9 +338,12 @@ def kaplan_meier(
         .with_columns(
             survival=(1 - pl.col("events") / pl.col("at_risk")).cum_prod().over("_group_id"),
         )
-        .join(groups, on="_group_id", how="left", maintain_order="left")
-        .select(*keys, duration, "at_risk", "events", "censored", "survival")
     )
+    if groups is None:
+        curve = curve.with_columns(pl.col("_group_id").alias(keys[0]))
+    else:
+        curve = curve.join(groups, on="_group_id", how="left", maintain_order="left")
+    curve = curve.select(*keys, duration, "at_risk", "events", "censored", "survival")
     return curve if by else curve.drop("_group")
 
 
