@@ -41,12 +41,14 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from journey_mining.sources._common import (
     DEFAULT_BATCH_BYTES,
@@ -341,6 +343,7 @@ def stage_files(
     group: list[_StagedFile] = []
     done: list[_StagedFile] = []
     rows_in_group = 0
+    writer = _StageWriter(con)
     try:
         for file, digest in todo:
             try:
@@ -363,18 +366,17 @@ def stage_files(
             if file.source_file in known:
                 _unstage(con, staged)
             results = itertools.chain([first] if first is not None else [], batches)
-            rows_in_group += _write_batches(con, staged, results)
+            rows_in_group += _write_batches(writer, staged, results)
             group.append(staged)
             if len(group) >= files_per_commit or rows_in_group >= rows_per_commit:
-                _record_group(con, group)
-                con.commit()
+                _commit_group(con, writer, group)
                 done.extend(group)
                 group, rows_in_group = [], 0
         if group:
-            _record_group(con, group)
-            con.commit()
+            _commit_group(con, writer, group)
             done.extend(group)
     except BaseException:
+        writer.discard()
         if group:
             con.rollback()
         raise
@@ -410,12 +412,76 @@ def _unstage(con: duckdb.DuckDBPyConnection, staged: _StagedFile) -> None:
     con.execute("delete from raw.rejects where source_file = ?", [name])
 
 
-def _write_batches(
-    con: duckdb.DuckDBPyConnection, staged: _StagedFile, results: Iterator[ReadResult]
-) -> int:
-    """Insert each batch as it is read, so memory holds one batch, not the file."""
-    columns = ", ".join(RAW_COLUMNS[staged.table])
-    staged_at = _utc_naive(None)
+STAGE_INSERT_ROWS = 262_144
+"""Rows (and rejects) gathered from landing files before one insert into the stage."""
+
+
+class _StageWriter:
+    """Inserts staged rows and rejects into the stage in large statements.
+
+    Landing files are often small (a day of one feed: tens of thousands of rows), and each
+    insert statement has a fixed cost and runs on one core below a few hundred thousand rows:
+    10M events as 355 inserts of about 23,000 rows took 10.2 s, as inserts of 250,000 rows or
+    more 4.0 s. So the batches of several files are gathered (:data:`STAGE_INSERT_ROWS`) and
+    written together, always before the group's transaction commits.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.flush_rows = STAGE_INSERT_ROWS
+        self.rows: dict[str, list[pa.Table]] = {}
+        self.rejects: list[pa.Table] = []
+        self.buffered = 0
+
+    def add(self, table: str, rows: pl.DataFrame, rejects: pl.DataFrame) -> None:
+        if rows.height:
+            self.rows.setdefault(table, []).append(_arrow(rows, RAW_COLUMNS[table]))
+        if rejects.height:
+            self.rejects.append(_arrow(rejects, REJECT_SCHEMA))
+        self.buffered += rows.height + rejects.height
+        if self.buffered >= self.flush_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write everything gathered (inside the caller's transaction)."""
+        for table, parts in self.rows.items():
+            columns = ", ".join(RAW_COLUMNS[table])
+            self._insert(f"landing.{table} ({columns})", parts, columns)
+        if self.rejects:
+            columns = ", ".join(REJECT_SCHEMA)
+            self._insert(
+                f"raw.rejects ({columns}, rejected_at)",
+                self.rejects,
+                f"{columns}, $at::timestamp",
+                {"at": _utc_naive(None)},
+            )
+        self.discard()
+
+    def discard(self) -> None:
+        """Forget what is gathered (the group's transaction is rolled back)."""
+        self.rows, self.rejects, self.buffered = {}, [], 0
+
+    def _insert(
+        self,
+        target: str,
+        parts: list[pa.Table],
+        select: str,
+        params: dict[str, object] | None = None,
+    ) -> None:
+        self.con.register("_stage_rows", pa.concat_tables(parts))
+        try:
+            self.con.execute(f"insert into {target} select {select} from _stage_rows", params)
+        finally:
+            self.con.unregister("_stage_rows")
+
+
+def _arrow(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pa.Table:
+    """The frame's columns of ``schema``, cast to it, so batches of any reader concatenate."""
+    return frame.select(pl.col(name).cast(dtype) for name, dtype in schema.items()).to_arrow()
+
+
+def _write_batches(writer: _StageWriter, staged: _StagedFile, results: Iterator[ReadResult]) -> int:
+    """Hand each batch to the writer as it is read, so memory holds batches, not files."""
     written = 0
     try:
         for result in results:
@@ -426,29 +492,20 @@ def _write_batches(
             staged.duplicates += result.duplicates
             if result.error is not None:
                 staged.error = str(result.error)
-            if result.rows.height:
-                written += result.rows.height
-                con.register("_stage_rows", result.rows.to_arrow())
-                try:
-                    con.execute(
-                        f"insert into landing.{staged.table} ({columns}) "
-                        f"select {columns} from _stage_rows"
-                    )
-                finally:
-                    con.unregister("_stage_rows")
-            if result.rejects.height:
-                con.register("_stage_rejects", result.rejects.to_arrow())
-                try:
-                    con.execute(
-                        "insert into raw.rejects select source, source_file, source_line, "
-                        "reason, raw_text, $at::timestamp from _stage_rejects",
-                        {"at": staged_at},
-                    )
-                finally:
-                    con.unregister("_stage_rejects")
+            written += result.rows.height
+            writer.add(staged.table, result.rows, result.rejects)
     except LandingFileError as exc:  # broke off mid-file: keep the readable prefix, as a break
         staged.error = str(exc)
     return written
+
+
+def _commit_group(
+    con: duckdb.DuckDBPyConnection, writer: _StageWriter, group: Sequence[_StagedFile]
+) -> None:
+    """Write the group's gathered rows and its bookkeeping, then commit its transaction."""
+    writer.flush()
+    _record_group(con, group)
+    con.commit()
 
 
 def _record_group(con: duckdb.DuckDBPyConnection, group: Sequence[_StagedFile]) -> None:
@@ -628,15 +685,16 @@ def load_partitions(
     con.begin()
     try:
         con.execute(f"delete from raw.{table} where {where}", params)
-        con.execute(
-            f"insert into raw.{table} ({columns}, loaded_at) "
-            f"with first_copies as ({first_copies}) "
-            f"select {', '.join(f's.{c}' for c in RAW_COLUMNS[table])}, $loaded_at "
-            f"from landing.{table} as s left join first_copies as f "
-            f"on {_key_match(table, 'f', 's')} "
-            f"where {stage_where} and (f.first_file is null or s.source_file = f.first_file)",
-            {**params, "loaded_at": _utc_naive(now)},
-        )
+        with _common_subplans_off(con):
+            con.execute(
+                f"insert into raw.{table} ({columns}, loaded_at) "
+                f"with first_copies as ({first_copies}) "
+                f"select {', '.join(f's.{c}' for c in RAW_COLUMNS[table])}, $loaded_at "
+                f"from landing.{table} as s left join first_copies as f "
+                f"on {_key_match(table, 'f', 's')} "
+                f"where {stage_where} and (f.first_file is null or s.source_file = f.first_file)",
+                {**params, "loaded_at": _utc_naive(now)},
+            )
         count = f"select {day_expr}, count(*) from"
         loaded = _by_day(con, f"{count} raw.{table} where {where} group by all", params)
         staged = _by_day(
@@ -670,6 +728,29 @@ def load_partitions(
             )
         )
     return reports
+
+
+@contextmanager
+def _common_subplans_off(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Turn DuckDB's common-subplan optimizer off for a statement, where it exists.
+
+    In the partition load both sides read the stage with the same filter, and DuckDB 2.0
+    materialises that shared scan with every column (the first-copy test needs only the
+    keys): at 10M events the insert took 7.9 s instead of 5.3 s.
+    """
+    known = con.execute(
+        "select count(*) from duckdb_optimizers() where name = 'common_subplan'"
+    ).fetchall()[0][0]
+    if not known:
+        yield
+        return
+    before = con.execute("select current_setting('disabled_optimizers')").fetchall()[0][0]
+    off = ",".join(name for name in (before, "common_subplan") if name)
+    con.execute(f"set disabled_optimizers = '{off}'")
+    try:
+        yield
+    finally:
+        con.execute(f"set disabled_optimizers = '{before}'")
 
 
 def _by_day(

@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from journey_mining import ingest
 from journey_mining.ingest import (
     ensure_raw_schema,
     ingest_partition,
@@ -122,6 +123,31 @@ def test_loading_the_same_partition_twice_leaves_identical_tables(
     for table, frame in before.items():
         assert contents(con, table).equals(frame), table
     assert second.partition == first.partition
+
+
+@pytest.mark.parametrize("table", ["product_events", "crm_activities"])
+def test_small_stage_inserts_stage_the_same_rows(
+    landing: Path, tmp_path: Path, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows and rejects gathered across files and batches, then inserted in pieces of any size,
+    stage and load exactly what inserting everything at once does."""
+    staged = {}
+    for rows_per_insert in (1, 3, 10**9):
+        monkeypatch.setattr(ingest, "STAGE_INSERT_ROWS", rows_per_insert)
+        connection = duckdb.connect(str(tmp_path / f"{table}-{rows_per_insert}.duckdb"))
+        ensure_raw_schema(connection)
+        report = ingest_partition(connection, table, DAY, landing, now=NOW)
+        assert report.partition.conserved
+        staged[rows_per_insert] = [
+            contents(connection, name)
+            for name in (f"landing.{table}", f"raw.{table}", "raw.rejects")
+        ]
+    one_at_a_time, few, everything = staged.values()
+    assert everything[0].height > 3
+    assert everything[2].height > 0  # the fixture files hold rejects too
+    for frames in (one_at_a_time, few):
+        for frame, expected in zip(frames, everything, strict=True):
+            assert frame.equals(expected)
 
 
 def test_event_resent_in_a_later_file_is_not_duplicated(
