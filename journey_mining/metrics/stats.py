@@ -22,6 +22,7 @@ import polars as pl
 __all__ = [
     "kaplan_meier",
     "km_median",
+    "km_median_rollup",
     "mean_interval",
     "nps_interval",
     "percentile",
@@ -275,7 +276,6 @@ def kaplan_meier(
     duration: str = "duration",
     event: str = "event",
     weight: str | None = None,
-    counted: tuple[str, str] | None = None,
 ) -> pl.DataFrame:
     """Kaplan-Meier survival curves of right-censored durations, one per group.
 
@@ -292,10 +292,6 @@ def kaplan_meier(
         censored there. At equal times events come first, so the censored are still at risk.
     weight
         Optional column with the number of observations each row stands for.
-    counted
-        The ``(events, censored)`` columns of a frame already counted: one row per group and
-        distinct time (``event`` and ``weight`` are then unused). Counting in the query that
-        produces the frame saves grouping millions of rows again here.
 
     Returns
     -------
@@ -312,21 +308,12 @@ def kaplan_meier(
     else:
         groups = data.select(keys).unique().sort(keys).with_row_index("_group_id")
         data = data.join(groups, on=keys, how="left")
-    if counted is None:
-        w = pl.col(weight) if weight is not None else pl.lit(1, pl.Int64)
-        flag = pl.col(event).cast(pl.Boolean)
-        counts = data.group_by("_group_id", duration).agg(
-            events=w.filter(flag).sum().cast(pl.Int64),
-            censored=w.filter(~flag).sum().cast(pl.Int64),
-        )
-    else:
-        events, censored = counted
-        counts = data.select(
-            "_group_id",
-            duration,
-            events=pl.col(events).cast(pl.Int64),
-            censored=pl.col(censored).cast(pl.Int64),
-        )
+    w = pl.col(weight) if weight is not None else pl.lit(1, pl.Int64)
+    flag = pl.col(event).cast(pl.Boolean)
+    counts = data.group_by("_group_id", duration).agg(
+        events=w.filter(flag).sum().cast(pl.Int64),
+        censored=w.filter(~flag).sum().cast(pl.Int64),
+    )
     curve = (
         counts
         # two stable one-key sorts: several times faster than one two-key sort here
@@ -347,40 +334,11 @@ def kaplan_meier(
     return curve if by else curve.drop("_group")
 
 
-def km_median(
-    frame: pl.DataFrame,
-    *,
-    by: Sequence[str] = (),
-    duration: str = "duration",
-    event: str = "event",
-    weight: str | None = None,
-    counted: tuple[str, str] | None = None,
-) -> pl.DataFrame:
-    """Kaplan-Meier median of right-censored durations, per group.
-
-    The median is the first time the survival estimate falls to 0.5 or below. Where the
-    estimate sits at exactly 0.5 it is the midpoint to the next event time, so without
-    censoring the result is the plain median (mean of the middle two for an even count). It
-    is null when the estimate never reaches 0.5, or stays at exactly 0.5 after the last event.
-
-    Parameters
-    ----------
-    frame, by, duration, event, weight, counted
-        As for :func:`kaplan_meier`.
-
-    Returns
-    -------
-    pl.DataFrame
-        ``by``, ``km_n`` (observations, censored included) and ``km_median``.
-    """
-    data, keys = _groups(frame, by)
-    curve = kaplan_meier(
-        data, by=keys, duration=duration, event=event, weight=weight, counted=counted
-    )
-    sizes = curve.group_by(keys).agg(km_n=(pl.col("events") + pl.col("censored")).sum())
-    at_half = (
-        curve.filter(pl.col("events") > 0)
-        .with_columns(next_time=pl.col(duration).shift(-1).over(keys))
+def _median_at_half(event_times: pl.DataFrame, keys: list[str], duration: str) -> pl.DataFrame:
+    """The median of each curve, from its event times (``keys``, ``duration``, ``survival``)
+    sorted by group and time: :func:`km_median`'s rule."""
+    return (
+        event_times.with_columns(next_time=pl.col(duration).shift(-1).over(keys))
         .filter(pl.col("survival") <= 0.5 + _MEDIAN_TOLERANCE)
         .group_by(keys, maintain_order=True)
         .first()
@@ -392,5 +350,96 @@ def km_median(
             .cast(pl.Float64),
         )
     )
+
+
+def km_median(
+    frame: pl.DataFrame,
+    *,
+    by: Sequence[str] = (),
+    duration: str = "duration",
+    event: str = "event",
+    weight: str | None = None,
+) -> pl.DataFrame:
+    """Kaplan-Meier median of right-censored durations, per group.
+
+    The median is the first time the survival estimate falls to 0.5 or below. Where the
+    estimate sits at exactly 0.5 it is the midpoint to the next event time, so without
+    censoring the result is the plain median (mean of the middle two for an even count). It
+    is null when the estimate never reaches 0.5, or stays at exactly 0.5 after the last event.
+
+    Parameters
+    ----------
+    frame, by, duration, event, weight
+        As for :func:`kaplan_meier`.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``by``, ``km_n`` (observations, censored included) and ``km_median``.
+    """
+    data, keys = _groups(frame, by)
+    curve = kaplan_meier(data, by=keys, duration=duration, event=event, weight=weight)
+    sizes = curve.group_by(keys).agg(km_n=(pl.col("events") + pl.col("censored")).sum())
+    at_half = _median_at_half(curve.filter(pl.col("events") > 0), keys, duration)
     result = sizes.join(at_half, on=keys, how="left", maintain_order="left").sort(keys)
     return result if by else result.drop("_group")
+
+
+def km_median_rollup(
+    frame: pl.DataFrame,
+    *,
+    groups: Sequence[str],
+    duration: str = "duration",
+    event: str = "event",
+) -> pl.DataFrame:
+    """Kaplan-Meier medians of one set of observations under several groupings at once.
+
+    Each column of ``groups`` gives every observation an integer group id, one column per
+    grouping (a stage's persona x month, and its roll-ups to all months or all personas); ids
+    are unique across the columns. Each median equals :func:`km_median` over the observations
+    with that id, but the observations are sorted by time once for all groupings and then only
+    stably by each id column, instead of counted and sorted once per grouping.
+
+    Tied times need no counting: of d events among n at risk, taken one by one (n, n - 1, ...
+    at risk), the factors (n - 1)/n x ... x (n - d)/(n - d + 1) multiply to 1 - d/n, the
+    curve's factor at that time; the censored, after the events, multiply by 1. So the running
+    product at a time's last row is the survival just after it.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``group_id``, ``km_n`` (observations) and ``km_median``, for every id present, sorted.
+    """
+    ordered = frame.select(*groups, duration, event).sort(
+        [duration, event], descending=[False, True]
+    )
+    group, time, happened = pl.col("group_id"), pl.col(duration), pl.col(event)
+    at_risk = pl.len().over(group) - pl.int_range(pl.len()).over(group)
+    first_of_time = ((time != time.shift(1)) | (group != group.shift(1))).fill_null(True)
+    last_of_time = ((time != time.shift(-1)) | (group != group.shift(-1))).fill_null(True)
+    medians = []
+    for column in groups:
+        rows = (
+            ordered.select(
+                group_id=pl.col(column).cast(pl.Int64), **{duration: time, event: happened}
+            )
+            .sort("group_id", maintain_order=True)
+            .with_columns(
+                km_n=pl.len().over(group).cast(pl.Int64),
+                survival=pl.when(happened)
+                .then(1 - 1 / at_risk)
+                .otherwise(1.0)
+                .cum_prod()
+                .over(group),
+                # a time has events when its first row is one (events come first)
+                has_events=pl.when(first_of_time).then(happened).forward_fill(),
+                last_of_time=last_of_time,
+            )
+        )
+        event_times = rows.filter(pl.col("last_of_time") & pl.col("has_events"))
+        at_half = _median_at_half(
+            event_times.select("group_id", duration, "survival"), ["group_id"], duration
+        )
+        sizes = rows.group_by("group_id").agg(pl.col("km_n").first())
+        medians.append(sizes.join(at_half, on="group_id", how="left"))
+    return pl.concat(medians).sort("group_id")

@@ -18,7 +18,7 @@ from journey_mining.metrics.stage_funnel import (
     breakdown_columns,
     by_breakdown,
 )
-from journey_mining.metrics.stats import km_median
+from journey_mining.metrics.stats import km_median_rollup
 from journey_mining.warehouse import Source, as_warehouse
 
 __all__ = ["stage_timing"]
@@ -184,36 +184,37 @@ km_groups as (
 )
 """
 
+# Each duration once, with the Kaplan-Meier group it counts in under each breakdown: its own
+# persona x month, all months, all personas, and both ('all' in km_groups).
 _KM_INPUT_SQL = (
     _KM_GROUPS
     + """
 select
-    km_groups.group_id,
-    counted.duration_s,
-    counted.events,
-    counted.censored
-from (
-    select
-        chain_durations.journey_id,
-        """
-    + breakdown_columns("chain_durations")
-    + """,
-        chain_durations.step,
-        chain_durations.duration_s,
-        count(*) filter (where chain_durations.converted) as events,
-        count(*) filter (where not chain_durations.converted) as censored
-    from chain_durations
-    """
-    + by_breakdown("chain_durations", "chain_durations.step", "chain_durations.duration_s")
-    + """
-) as counted
-inner join km_groups
-    on counted.journey_id = km_groups.journey_id
-    and counted.persona_id = km_groups.persona_id
-    and counted.cohort = km_groups.cohort
-    and counted.step = km_groups.step
+    own.group_id as own_group,
+    all_months.group_id as all_months_group,
+    all_personas.group_id as all_personas_group,
+    everyone.group_id as everyone_group,
+    chain_durations.duration_s,
+    chain_durations.converted
+from chain_durations
 """
+    + "".join(
+        f"""inner join km_groups as {alias}
+    on chain_durations.journey_id = {alias}.journey_id
+    and {persona} = {alias}.persona_id
+    and {cohort} = {alias}.cohort
+    and chain_durations.step = {alias}.step
+"""
+        for alias, persona, cohort in (
+            ("own", "chain_durations.persona_id", "chain_durations.cohort"),
+            ("all_months", "chain_durations.persona_id", "$all"),
+            ("all_personas", "$all", "chain_durations.cohort"),
+            ("everyone", "$all", "$all"),
+        )
+    )
 )
+
+_KM_LEVELS = ("own_group", "all_months_group", "all_personas_group", "everyone_group")
 
 _COLUMNS = (
     *BREAKDOWN_KEYS,
@@ -273,7 +274,7 @@ def stage_timing(con: Source) -> pl.DataFrame:
         groups = warehouse.frame(ctes + _KM_GROUPS + "select * from km_groups", params)
     keys = [*BREAKDOWN_KEYS, "step"]
     km = (
-        km_median(durations, by=["group_id"], duration="duration_s", counted=("events", "censored"))
+        km_median_rollup(durations, groups=_KM_LEVELS, duration="duration_s", event="converted")
         .join(groups, on="group_id", how="inner")
         .select(*keys, "km_n", km_median_hours=pl.col("km_median") / _SECONDS_PER_HOUR)
     )

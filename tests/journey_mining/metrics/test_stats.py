@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from journey_mining.metrics.stats import (
     kaplan_meier,
     km_median,
+    km_median_rollup,
     mean_interval,
     nps_interval,
     percentile,
@@ -281,20 +282,35 @@ def test_km_matches_a_brute_force_kaplan_meier(sample):
 
 
 @FAST
-@given(st.lists(durations_and_events, min_size=1, max_size=4))
-def test_km_of_rows_counted_beforehand_equals_km_of_the_observations(samples):
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(0, 12), st.booleans()),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_km_median_rollup_equals_km_median_of_each_group(sample):
+    """Each observation counts in its (persona, month) group, its persona's roll-up and the
+    total; every group's median equals km_median over that group's own observations."""
     observations = pl.DataFrame(
-        [(g, float(d), e) for g, sample in enumerate(samples) for d, e in sample],
-        schema=["g", "duration", "event"],
+        [(p, m, float(d), e) for p, m, d, e in sample],
+        schema=["persona", "month", "duration", "event"],
         orient="row",
+    ).with_columns(
+        own=pl.col("persona") * 2 + pl.col("month"),
+        persona_total=100 + pl.col("persona"),
+        total=pl.lit(1000),
     )
-    counted = observations.group_by("g", "duration").agg(
-        events=pl.col("event").sum(), censored=(~pl.col("event")).sum()
-    )
-    by_counts = kaplan_meier(counted, by=["g"], counted=("events", "censored"))
-    assert by_counts.equals(kaplan_meier(observations, by=["g"]))
-    median = km_median(counted, by=["g"], counted=("events", "censored"))
-    assert median.equals(km_median(observations, by=["g"]))
+    got = km_median_rollup(observations, groups=["own", "persona_total", "total"])
+    expected = pl.concat(
+        km_median(observations.rename({level: "group_id"}), by=["group_id"]).with_columns(
+            pl.col("group_id").cast(pl.Int64)
+        )
+        for level in ("own", "persona_total", "total")
+    ).sort("group_id")
+    assert got["group_id"].cast(pl.Int64).to_list() == expected["group_id"].to_list()
+    assert got["km_n"].to_list() == expected["km_n"].to_list()
+    assert got["km_median"].to_list() == pytest.approx(expected["km_median"].to_list())
 
 
 @FAST
