@@ -749,6 +749,21 @@ _QUOTED = r'"(?:[^"]|"")*"'
 def _records(lines: pl.DataFrame) -> pl.DataFrame:
     """Group physical lines into CSV records (a quoted field may span lines)."""
     quotes = pl.col("text").str.count_matches('"').fill_null(0)
+    if lines.select((quotes % 2 == 1).any()).item():
+        return _multiline_records(lines, quotes)
+    # no line opens a quoted field it does not close (the usual case): each line is a record,
+    # and grouping a million lines into records of one would cost most of the batch's parse
+    return lines.select(
+        "source_line",
+        "text",
+        pl.when(pl.col("text").is_null()).then(pl.col("bad_text")).alias("bad_text"),
+        "nbytes",
+        open=pl.lit(value=False),
+    )
+
+
+def _multiline_records(lines: pl.DataFrame, quotes: pl.Expr) -> pl.DataFrame:
+    """:func:`_records` where quoted fields span lines: lines grouped by quote parity."""
     odd = (quotes.cum_sum() % 2).cast(pl.Int8)
     starts = odd.shift(1, fill_value=0) == 0
     grouped = (

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from journey_mining.sources import RAW_COLUMNS, LandingFileError, crm
-from journey_mining.sources._common import combine
+from journey_mining.sources._common import _multiline_records, _records, combine
 
 LANDING = Path(__file__).parents[2] / "fixtures" / "landing"
 NOW = datetime(2026, 7, 10, tzinfo=UTC)
@@ -129,3 +131,35 @@ def test_empty_csv_reads_zero_rows(tmp_path: Path) -> None:
     path.write_text("")
     result = read(crm.read_activities, path)
     assert (result.rows_read, result.rows.height) == (0, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(alphabet='ab,"', max_size=8).filter(lambda t: t.count('"') % 2 == 0),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_one_line_records_equal_the_general_grouping(texts: list[str | None]) -> None:
+    """Without a quoted field spanning lines, taking each line as a record gives exactly the
+    records (columns, types, bad lines) that grouping the lines by quote parity does."""
+    lines = pl.DataFrame(
+        {
+            "source_line": list(range(2, 2 + len(texts))),
+            "text": texts,
+            "bad_text": [("\ufffd" if t is None else None) for t in texts],
+            "nbytes": [len(t or "?") for t in texts],
+        },
+        schema={
+            "source_line": pl.Int64,
+            "text": pl.String,
+            "bad_text": pl.String,
+            "nbytes": pl.Int64,
+        },
+    )
+    quotes = pl.col("text").str.count_matches('"').fill_null(0)
+    assert _records(lines).equals(_multiline_records(lines, quotes))
