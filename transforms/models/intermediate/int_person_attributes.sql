@@ -57,7 +57,6 @@ crm_attributes as (
         '{{ field }}' as attribute,
         cast({{ field }} as {{ dbt.type_string() }}) as value_text,
         'crm' as attribute_source,
-        1 as source_priority,
         created_at as observed_at
 
     from latest_contacts
@@ -116,7 +115,6 @@ latest_traits as (
         attribute,
         value_text,
         'identify' as attribute_source,
-        2 as source_priority,
         ts as observed_at,
         row_number() over (
             partition by person_key, attribute
@@ -128,16 +126,13 @@ latest_traits as (
 
 ),
 
-candidates as (
+latest_trait_values as (
 
-    select * from crm_attributes
-    union all
     select
         person_key,
         attribute,
         value_text,
         attribute_source,
-        source_priority,
         observed_at
 
     from latest_traits
@@ -145,16 +140,34 @@ candidates as (
 
 ),
 
-ranked_candidates as (
+-- CRM wins: a person has at most one CRM value and one latest trait per attribute, so the
+-- traits that count are those of attributes without a CRM value (an anti-join, instead of
+-- ranking all 4M candidates per person and attribute)
+candidates as (
 
     select
-        *,
-        row_number() over (
-            partition by person_key, attribute
-            order by source_priority
-        ) as candidate_rank
+        person_key,
+        attribute,
+        value_text,
+        attribute_source,
+        observed_at
 
-    from candidates
+    from crm_attributes
+
+    union all
+
+    select
+        latest_trait_values.person_key,
+        latest_trait_values.attribute,
+        latest_trait_values.value_text,
+        latest_trait_values.attribute_source,
+        latest_trait_values.observed_at
+
+    from latest_trait_values
+    left join crm_attributes
+        on latest_trait_values.person_key = crm_attributes.person_key
+        and latest_trait_values.attribute = crm_attributes.attribute
+    where crm_attributes.person_key is null
 
 ),
 
@@ -172,8 +185,7 @@ final as (
         -- timestamps
         observed_at
 
-    from ranked_candidates
-    where candidate_rank = 1
+    from candidates
 
 )
 
