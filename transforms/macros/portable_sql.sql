@@ -69,8 +69,18 @@
     {{ dbt.listagg(expr, "'" ~ delimiter ~ "'", 'order by ' ~ order_by) }}
 {%- endmacro %}
 
+{#- On DuckDB each group's (key, value) pairs are listed and the small lists sorted: the ordered
+    string_agg sorted every group's rows apart and was most of fct_journeys (3 s of CPU for
+    808K stage paths at 10M). Same result: nulls skipped, null keys last, null for no value;
+    ties in the key follow the value. order_by is one expression. -#}
 {% macro duckdb__string_agg_ordered(expr, delimiter, order_by) -%}
-    string_agg({{ expr }}, '{{ delimiter }}' order by {{ order_by }})
+    array_to_string(
+        list_transform(
+            list_sort(list(struct_pack(k := {{ order_by }}, v := {{ expr }}))),
+            lambda pair: pair.v
+        ),
+        '{{ delimiter }}'
+    )
 {%- endmacro %}
 
 
