@@ -425,7 +425,6 @@ def km_median_rollup(
             )
             .sort("group_id", maintain_order=True)
             .with_columns(
-                km_n=pl.len().over(group).cast(pl.Int64),
                 survival=pl.when(happened)
                 .then(1 - 1 / at_risk)
                 .otherwise(1.0)
@@ -440,6 +439,6 @@ def km_median_rollup(
         at_half = _median_at_half(
             event_times.select("group_id", duration, "survival"), ["group_id"], duration
         )
-        sizes = rows.group_by("group_id").agg(pl.col("km_n").first())
+        sizes = rows.group_by("group_id").agg(km_n=pl.len().cast(pl.Int64))
         medians.append(sizes.join(at_half, on="group_id", how="left"))
     return pl.concat(medians).sort("group_id")
