@@ -164,7 +164,8 @@ def traces(
     case_col, activity_col, timestamp_col
         The case (person), activity (event) and timestamp columns.
     order_col
-        The file-order column that breaks timestamp ties; ``None`` uses the scan order.
+        The file-order column that breaks timestamp ties; with ``None`` (and for whatever
+        ties remain) the activity name decides.
     """
     if isinstance(source, duckdb.DuckDBPyConnection):
         if not table:

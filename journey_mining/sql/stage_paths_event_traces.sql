@@ -19,9 +19,20 @@ traces as (
         journeys.person_key,
         journeys.attempt_number,
         -- dimensions
+        -- gathered unordered, then each list sorted whole: cheaper than an ordered aggregate
         coalesce(
-            list(event_codes.code order by activities.ts, activities.activity_seq)
-                filter (where activities.event_id is not null),
+            list_transform(
+                list_sort(
+                    list(
+                        struct_pack(
+                            ts := activities.ts,
+                            seq := activities.activity_seq,
+                            code := event_codes.code
+                        )
+                    ) filter (where activities.event_id is not null)
+                ),
+                lambda step: step.code
+            ),
             []
         ) as activities,
         journeys.status
