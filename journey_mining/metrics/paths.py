@@ -93,19 +93,28 @@ class Traces:
     def variants_frame(self) -> pl.DataFrame:
         """The variants as one frame (``activities``, ``cases``, ``share``): for large logs.
 
-        Counted in SQL on the activity codes, then named and sorted in Polars: for hundreds
-        of thousands of variants that is faster than decoding and sorting them in DuckDB.
+        Counted and sorted in SQL on the activity codes, then named in Polars: for hundreds of
+        thousands of variants that is faster than sorting by label. Codes follow the names'
+        byte order, so code lists sort as labels do, unless :func:`_codes_sort_as_labels`
+        finds names for which they would not; then the labels are sorted instead.
         """
-        counted: pl.DataFrame = self.con.sql(read_sql("paths_variants").format(**self.names)).pl()
         codes = self.con.sql(f"select code, activity from {self.names['activities']}").pl()
         names = dict(zip(codes["code"].to_list(), codes["activity"].to_list(), strict=True))
-        return counted.select(
+        by_codes = _codes_sort_as_labels(list(names.values()))
+        sql = read_sql("paths_variants").format(**self.names)
+        if by_codes:
+            sql = f"select * from ({sql}) order by cases desc, codes"
+        counted: pl.DataFrame = self.con.sql(sql).pl()
+        frame = counted.select(
             activities=pl.col("codes").list.eval(
                 pl.element().replace_strict(names, return_dtype=pl.String)
             ),
             cases=pl.col("cases"),
             share=pl.col("cases") / pl.col("cases").sum(),
-        ).sort(
+        )
+        if by_codes:
+            return frame
+        return frame.sort(
             pl.col("cases"),
             pl.col("activities").list.join(VARIANT_SEPARATOR),
             descending=[True, False],
@@ -236,3 +245,23 @@ def _once(
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _codes_sort_as_labels(names: list[str | None]) -> bool:
+    """Whether code lists (codes in the names' byte order) sort as the joined labels do.
+
+    Two lists first differ at names x < y. If neither is a prefix of the other, their labels
+    differ at the same character. If y = x + rest, the labels compare ``rest`` with the
+    separator: they agree exactly when ``rest`` sorts after it, which needs a first character
+    of at most a space to fail. A missing name (NULL) never sorts as a label does.
+    """
+    present = [name for name in names if name is not None]
+    if len(present) < len(names):
+        return False
+    known = set(present)
+    for name in present:
+        for cut, char in enumerate(name):
+            rest = name[cut : cut + len(VARIANT_SEPARATOR)]
+            if char <= " " and name[:cut] in known and rest <= VARIANT_SEPARATOR:
+                return False
+    return True
