@@ -652,6 +652,7 @@ def _run(
     values = [f"coalesce({props[name]}, '')" for name in names]
     breakdown_value = f"to_json([{', '.join(values)}])" if values else "'[]'"
     has_breakdown = " or ".join(f"{v} <> ''" for v in values) if values else "false"
+    partition = "person_key, grp" if grouped else "person_key"
     sql = read_sql("funnel_events").format(
         relation=relation,
         person=columns.person,
@@ -665,6 +666,7 @@ def _run(
         breakdown_value=breakdown_value,
         has_breakdown=has_breakdown,
         grp="breakdown_value" if grouped else "''",
+        partition=partition,
         keep="true" if spec.order == "strict" else "step_mask <> 0 or exclusion_mask <> 0",
     )
     bound = {
@@ -697,7 +699,7 @@ def _run(
             _execute(con, read_sql(name), bound)
     else:
         if spec.order == "ordered":
-            _execute(con, _following_steps_sql(n_steps), bound)
+            _execute(con, _following_steps_sql(n_steps, partition), bound)
         _execute(con, read_sql(f"funnel_chain_{spec.order}"), bound)
         _execute(con, read_sql("funnel_attempts"), bound)
         _execute(con, read_sql("funnel_times"), bound)
@@ -705,19 +707,15 @@ def _run(
     return _aggregate(con, spec, bound, persons=persons)
 
 
-def _following_steps_sql(n_steps: int) -> str:
-    """``funnel_next_ordered`` with one windowed minimum per later step (position and time)."""
-
-    def first(column: str) -> str:
-        picks = [
-            f"min(case when (step_mask >> {step - 1}) & 1 = 1 then {column} end) "
-            "over following_events"
-            for step in range(2, n_steps + 1)
-        ]
-        return ", ".join(picks) or "cast(null as bigint)"
-
+def _following_steps_sql(n_steps: int, partition: str) -> str:
+    """``funnel_next_ordered`` with one windowed minimum per later step (of the packed event)."""
+    packed = "(cast(pos as hugeint) << 64) + cast(ts_us as hugeint) + 9223372036854775808"
+    picks = [
+        f"min(case when (step_mask >> {step - 1}) & 1 = 1 then {packed} end) over following_events"
+        for step in range(2, n_steps + 1)
+    ]
     return read_sql("funnel_next_ordered").format(
-        following_pos=first("pos"), following_ts=first("ts_us")
+        following=", ".join(picks) or "cast(null as hugeint)", partition=partition
     )
 
 

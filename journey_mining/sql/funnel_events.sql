@@ -4,7 +4,8 @@
 -- that match nothing ({keep} drops them otherwise: positions stay in the same order), and
 -- then only events with a step's or an exclusion's name are read ({named}). Each event's JSON
 -- properties are parsed once, into `props`: the values of every property the conditions and
--- the breakdown name ({props}).
+-- the breakdown name ({props}). Positions count within the person, or within the person and
+-- group when the funnel runs per breakdown value ({partition}).
 create or replace temp table _jm_funnel_events as
 with source as (
     select
@@ -56,7 +57,7 @@ select
     person_key,
     grp,
     row_number() over (
-        partition by person_key, grp order by ts_us, step_rank, seq
+        partition by {partition} order by ts_us, step_rank, seq
     ) as pos,
     step_mask,
     exclusion_mask,

@@ -137,6 +137,22 @@ def test_funnel_exclusion_removes_person_from_every_step():
     assert result.steps[0].persons == ("q",)
 
 
+def test_funnel_all_events_breakdown_never_takes_a_step_from_another_value():
+    """Per value, the person's events of other values are not there: x reaches only step 1."""
+    events = [ev("p", "A", 0, 0, tag="x"), ev("p", "B", 1, 1, tag="y"), ev("p", "A", 2, 2, tag="y")]
+    for order in ("ordered", "strict"):
+        actual, expected = run_both(
+            events,
+            [Step("A"), Step("B")],
+            60,
+            order=order,
+            breakdown=Breakdown(("tag",), "all_events"),
+        )
+        assert_same(actual, expected)
+        counts = [(b["value"], [s["count"] for s in b["steps"]]) for b in actual["breakdown"]]
+        assert counts == [(["x"], [1, 0]), (["y"], [1, 0])]
+
+
 def test_funnel_unordered_counts_distinct_steps_in_one_window():
     events = [ev("p", "C", 0, 0), ev("p", "A", 5, 1), ev("p", "B", 30, 2)]
     result = funnel(frame(events), ["A", "B", "C"], 10 * 60, order="unordered")
