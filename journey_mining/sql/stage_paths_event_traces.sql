@@ -11,6 +11,25 @@ activity_names as (
     from event_codes
 ),
 
+-- each person's activities once, sorted by (ts, activity_seq); each attempt takes its span
+person_events as (
+    select
+        activities.person_key,
+        list_sort(
+            list(
+                struct_pack(
+                    ts := activities.ts,
+                    seq := activities.activity_seq,
+                    code := event_codes.code
+                )
+            )
+        ) as events
+    from marts.fct_activities as activities
+    left join event_codes
+        on activities.event = event_codes.event
+    group by activities.person_key
+),
+
 traces as (
     select
         -- ids
@@ -19,34 +38,19 @@ traces as (
         journeys.person_key,
         journeys.attempt_number,
         -- dimensions
-        -- gathered unordered, then each list sorted whole: cheaper than an ordered aggregate
         coalesce(
             list_transform(
-                list_sort(
-                    list(
-                        struct_pack(
-                            ts := activities.ts,
-                            seq := activities.activity_seq,
-                            code := event_codes.code
-                        )
-                    ) filter (where activities.event_id is not null)
+                list_filter(
+                    person_events.events,
+                    lambda event: event.ts >= journeys.entered_at
+                    and event.ts <= least(journeys.window_closes_at, journeys.as_of_at)
                 ),
-                lambda step: step.code
+                lambda event: event.code
             ),
             []
         ) as activities,
         journeys.status
     from marts.fct_journeys as journeys
-    left join marts.fct_activities as activities
-        on journeys.person_key = activities.person_key
-        and activities.ts >= journeys.entered_at
-        and activities.ts <= least(journeys.window_closes_at, journeys.as_of_at)
-    left join event_codes
-        on activities.event = event_codes.event
-    group by
-        journeys.journey_id,
-        journeys.persona_id,
-        journeys.person_key,
-        journeys.attempt_number,
-        journeys.status
+    left join person_events
+        on journeys.person_key = person_events.person_key
 )
