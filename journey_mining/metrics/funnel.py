@@ -701,7 +701,8 @@ def _run(
         if spec.order == "ordered":
             _execute(con, _following_steps_sql(n_steps, partition), bound)
         _execute(con, read_sql(f"funnel_chain_{spec.order}"), bound)
-        _execute(con, read_sql("funnel_attempts"), bound)
+        persons_sql = "funnel_attempts" if spec.exclusions else "funnel_persons_unexcluded"
+        _execute(con, read_sql(persons_sql), bound)
         _execute(con, read_sql("funnel_times"), bound)
     _execute(con, read_sql("funnel_buckets_group"), bound)
     return _aggregate(con, spec, bound, persons=persons)

@@ -96,6 +96,14 @@ def test_funnel_worked_example_reentry_converts():
     assert result.steps[2].median_seconds_from_previous == 30 * 60
 
 
+def test_funnel_times_come_from_the_first_attempt_reaching_the_furthest_step():
+    events = [ev("p", "A", 0, 0), ev("p", "B", 10, 1), ev("p", "A", 20, 2), ev("p", "B", 40, 3)]
+    for exclusions in ([], [Exclusion("X", 1, 2)]):
+        actual, expected = run_both(events, [Step("A"), Step("B")], 60, exclusions=exclusions)
+        assert_same(actual, expected)
+        assert actual["steps"][1]["median_seconds_from_previous"] == 10 * 60
+
+
 def test_funnel_window_is_inclusive_to_the_second():
     events = [
         ev("p", "A", 0, 0),
