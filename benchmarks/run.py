@@ -43,6 +43,9 @@ EVENTS_PER_PERSON = 12.4  # landing lines per demo person (product events and CR
 PM4PY_MAX_EVENTS = 10_000_000  # the issue runs pm4py on the full log up to this size
 INCREMENT_SHARE = 0.01  # the daily increment: 1% new events
 SIZE_TOLERANCE = 0.1  # a size target applies to runs within 10% of its size
+# the work folder's peak use per landing event: at 100M, the DuckDB file (raw tables and their
+# landing stage, 46 GB after ingest), dbt's spill (18 GB) and both landings came to about 77 GB
+DISK_BYTES_PER_EVENT = 800
 
 # -- children: each runs in its own process, prints one JSON line ------------------------------
 
@@ -792,6 +795,7 @@ def main() -> None:
         path.with_name(path.name + ".wal").unlink(missing_ok=True)
     results = workdir / "results"
     results.mkdir(parents=True)
+    warn_if_disk_is_short(workdir, 0 if args.landing else args.events)
     bench = Bench(workdir, memory_limit=args.memory_limit)
     started = time.perf_counter()
     print(f"journeymap benchmark in {workdir} ({os.cpu_count()} cores)")
@@ -825,6 +829,19 @@ def main() -> None:
         print(f"figures written to {args.json}")
     if failed_checks or failed_stages:
         sys.exit(f"FAILED: checks {failed_checks or 'none'}, stages {failed_stages or 'none'}")
+
+
+def warn_if_disk_is_short(workdir: Path, events: int) -> None:
+    """Say so up front when the work folder's disk looks too small for the run's peak."""
+    needed = events * DISK_BYTES_PER_EVENT
+    free = shutil.disk_usage(workdir).free
+    if free < needed:
+        print(
+            f"WARNING: {workdir} has {free / 1e9:.0f} GB free; {events:,} events need about "
+            f"{needed / 1e9:.0f} GB at their peak (DuckDB file, spill, landing). Use --workdir "
+            "on a larger disk, or the run may stop with 'No space left on device'.",
+            flush=True,
+        )
 
 
 def run_stages(bench: Bench, args: argparse.Namespace, workdir: Path, results: Path) -> int:
