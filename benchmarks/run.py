@@ -767,8 +767,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--memory-limit",
-        default=os.environ.get("JOURNEYMAP_DUCKDB_MEMORY_LIMIT", "8GB"),
-        help="DuckDB memory limit (default 8GB)",
+        default=os.environ.get("JOURNEYMAP_DUCKDB_MEMORY_LIMIT", "6GB"),
+        help="DuckDB memory limit (default 6GB, as the refresh's)",
     )
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--spec", default="{}", help=argparse.SUPPRESS)
