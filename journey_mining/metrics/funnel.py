@@ -710,9 +710,9 @@ def _run(
 
 def _following_steps_sql(n_steps: int, partition: str) -> str:
     """``funnel_next_ordered`` with one windowed minimum per later step (of the packed event)."""
-    packed = "(cast(pos as hugeint) << 64) + cast(ts_us as hugeint) + 9223372036854775808"
     picks = [
-        f"min(case when (step_mask >> {step - 1}) & 1 = 1 then {packed} end) over following_events"
+        f"min(case when (step_mask >> {step - 1}) & 1 = 1 then packed_event end) "
+        "over following_events"
         for step in range(2, n_steps + 1)
     ]
     return read_sql("funnel_next_ordered").format(

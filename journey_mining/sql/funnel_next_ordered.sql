@@ -4,7 +4,11 @@
 -- the smallest is the first event), the time shifted to unsigned in the low 64 bits.
 create or replace temp table _jm_funnel_next as
 with step_events as (
-    select * from _jm_funnel_events where step_mask <> 0
+    select
+        *,
+        (cast(pos as hugeint) << 64) + cast(ts_us as hugeint) + 9223372036854775808 as packed_event
+    from _jm_funnel_events
+    where step_mask <> 0
 ),
 
 first_following as (
