@@ -55,24 +55,21 @@ attempts as (
 
 visits_in_window as (
     select
-        visits.journey_id,
-        visits.person_key,
-        visits.attempt_number,
-        visits.visit_number,
-        visits.stage_id,
-        visits.visited_at
-    from marts.fct_stage_visits as visits
-    inner join attempts
-        on visits.journey_id = attempts.journey_id
-        and visits.person_key = attempts.person_key
-        and visits.attempt_number = attempts.attempt_number
-    where visits.visited_at >= attempts.entered_at
-        and visits.visited_at <= attempts.window_closes_at
-        and visits.visited_at <= attempts.as_of_at
+        journey_id,
+        person_key,
+        attempt_number,
+        visit_number,
+        stage_id,
+        visited_at,
+        persona_id,
+        strftime(attempt_entered_at, '%Y-%m') as cohort
+    from marts.fct_stage_visits
+    where visited_at >= attempt_entered_at
+        and visited_at <= attempt_closes_at
 ),
 
 stages_reached as (
-    select distinct journey_id, person_key, attempt_number, stage_id
+    select distinct journey_id, person_key, attempt_number, stage_id, persona_id, cohort
     from visits_in_window
 ),
 
@@ -221,19 +218,15 @@ breakdowns as (
 
 stage_reach as (
     select
-        attempts.journey_id,
+        stages_reached.journey_id,
         """
-    + breakdown_columns("attempts")
+    + breakdown_columns("stages_reached")
     + """,
         stages_reached.stage_id,
         count(*) as reached
-    from attempts
-    inner join stages_reached
-        on attempts.journey_id = stages_reached.journey_id
-        and attempts.person_key = stages_reached.person_key
-        and attempts.attempt_number = stages_reached.attempt_number
+    from stages_reached
     """
-    + by_breakdown("attempts", "stages_reached.stage_id")
+    + by_breakdown("stages_reached", "stages_reached.stage_id")
     + """
 )
 """

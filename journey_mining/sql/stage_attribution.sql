@@ -10,25 +10,22 @@
 -- Visit numbers follow visit times, so "the latest visit at or before ts" is the visit whose
 -- span [visited_at, next_visit_at) holds ts: one range join of the activities with the visit
 -- spans, each span clipped to its attempt (a visit starts at or after the attempt's
--- entered_at, so ts >= visited_at keeps ts inside the attempt too). Of visits at one instant
--- only the last has a non-empty span.
+-- entered_at, so ts >= visited_at keeps ts inside the attempt too). Every visit carries its
+-- attempt's span (attempt_entered_at, attempt_closes_at), so no join with fct_journeys is
+-- needed. Of visits at one instant only the last has a non-empty span.
 with visit_spans as (
     select
-        visits.person_key,
-        visits.journey_id,
-        journeys.persona_id,
-        strftime(journeys.entered_at, '%Y-%m') as cohort,
-        visits.attempt_number,
-        visits.stage_id,
-        visits.visited_at,
-        visits.next_visit_at,
-        least(journeys.window_closes_at, journeys.as_of_at) as closes_at
-    from marts.fct_stage_visits as visits
-    inner join marts.fct_journeys as journeys
-        on visits.journey_id = journeys.journey_id
-        and visits.person_key = journeys.person_key
-        and visits.attempt_number = journeys.attempt_number
-    where visits.visited_at >= journeys.entered_at
+        person_key,
+        journey_id,
+        persona_id,
+        strftime(attempt_entered_at, '%Y-%m') as cohort,
+        attempt_number,
+        stage_id,
+        visited_at,
+        next_visit_at,
+        attempt_closes_at as closes_at
+    from marts.fct_stage_visits
+    where visited_at >= attempt_entered_at
 )
 
 select

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import duckdb
 import polars as pl
 
+from tests.reference.marts import add_attempt_columns_to_visits
+
 EPOCH = dt.datetime(2026, 7, 1)
 ALL = "all"
 START, END = "__start__", "__end__"
@@ -169,6 +171,7 @@ def build(marts: Marts, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.
         con.register("_rows", frame)
         con.execute(f"create table marts.{table} as select * from _rows")
         con.unregister("_rows")
+    add_attempt_columns_to_visits(con)
     return con
 
 

@@ -20,6 +20,8 @@ import duckdb
 import polars as pl
 import pytest
 
+from tests.reference.marts import add_attempt_columns_to_visits
+
 JOURNEY = "trip"
 STAGES = ("look", "book", "pay")
 STAGE_NAMES = {"look": "Look around", "book": "Book a trip", "pay": "Pay"}
@@ -417,6 +419,7 @@ def _marts(con: duckdb.DuckDBPyConnection) -> None:
             ["e7", "u:p2", "ticket_opened", T1 + 5 * day, "support"],
         ],
     )
+    add_attempt_columns_to_visits(con)
 
 
 @dataclass(frozen=True)

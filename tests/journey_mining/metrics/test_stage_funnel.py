@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from journey_mining.metrics.stage_funnel import stage_funnel
+from tests.reference.marts import add_attempt_columns_to_visits
 
 T0 = dt.datetime(2026, 6, 25)
 AS_OF_H = 240
@@ -266,6 +267,7 @@ def build_marts(
         con.register("_frame", frame.to_arrow())
         con.execute(f"create table marts.{name} as select * from _frame")
         con.unregister("_frame")
+    add_attempt_columns_to_visits(con)
     return con
 
 

@@ -1,12 +1,21 @@
 -- One row per visit to a stage (consecutive activities in the same stage collapse to one
 -- visit), in order within each person's journey attempt: the stage-level event log that
--- variants, the directly-follows graph, loops and conformance are mined from.
+-- variants, the directly-follows graph, loops and conformance are mined from. Each visit
+-- carries its attempt's span (entry to the window's close or the as-of time), so the mining
+-- layer places visits and activities in attempts without joining fct_journeys again; rows
+-- are stored in visit order per attempt, which keeps the per-person joins local.
 
 with
 
 visits as (
 
     select * from {{ ref('int_stage_visits_collapsed') }}
+
+),
+
+attempts as (
+
+    select * from {{ ref('int_journey_attempts_opened') }}
 
 ),
 
@@ -39,9 +48,15 @@ final as (
         lead(visits.visited_at) over (
             partition by visits.person_key, visits.journey_id, visits.attempt_number
             order by visits.visit_number
-        ) as next_visit_at
+        ) as next_visit_at,
+        attempts.entered_at as attempt_entered_at,
+        least(attempts.window_closes_at, attempts.as_of_at) as attempt_closes_at
 
     from visits
+    inner join attempts
+        on visits.person_key = attempts.person_key
+        and visits.journey_id = attempts.journey_id
+        and visits.attempt_number = attempts.attempt_number
     left join personas
         on visits.person_key = personas.person_key
         and visits.journey_id = personas.journey_id
@@ -49,3 +64,4 @@ final as (
 )
 
 select * from final
+order by person_key, journey_id, attempt_number, visit_number
