@@ -238,16 +238,17 @@ def child_increment(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_mining(spec: dict[str, Any]) -> dict[str, Any]:
-    """Every ``mining.*`` asset's work: each metric of ``METRICS``, stored as the asset does."""
-    from pipelines.assets.mining import METRICS, store  # noqa: PLC0415
+    """Every ``mining.*`` asset's work: each step of ``mining_steps``, stored as the asset does."""
+    from pipelines.assets.mining import mining_steps, store  # noqa: PLC0415
 
     started = time.perf_counter()
     con = _connect(spec["database"])
     seconds: dict[str, float] = {}
-    for name, (metric, _deps, _doc) in METRICS.items():
+    for names, compute in mining_steps():
         began = time.perf_counter()
-        store(con, name, metric(con))
-        seconds[name] = time.perf_counter() - began
+        for name, frame in zip(names, compute(con), strict=True):
+            store(con, name, frame)
+        seconds[" + ".join(names)] = time.perf_counter() - began
     con.close()
     return {"work_s": time.perf_counter() - started, "metrics": seconds}
 

@@ -28,6 +28,8 @@ __all__ = [
     "attempt_ctes",
     "breakdown_columns",
     "by_breakdown",
+    "chain_sql",
+    "funnel_from",
     "stage_funnel",
 ]
 
@@ -112,7 +114,7 @@ ordered as (
 """
 
 
-def attempt_ctes(warehouse: Warehouse) -> str:
+def attempt_ctes(warehouse: Warehouse, chain_table: str | None = None) -> str:
     """The common table expressions every stage figure starts from, for ``warehouse``'s marts.
 
     ``attempts`` (with the entry month as ``cohort``; :func:`by_breakdown` groups them under
@@ -130,7 +132,16 @@ def attempt_ctes(warehouse: Warehouse) -> str:
     earliest start goes furthest, so it is the attempt that counts; its times are the ones
     timing reports. Each step carries the step before it's time (``previous_reached_at``), so
     the gaps between steps need no second pass over the chain.
+
+    ``chain_table`` names a table already holding ``select * from chain`` of these CTEs
+    (:func:`chain_sql`), for figures computed together from one chain.
     """
+    if chain_table is not None:
+        if not chain_table.replace("_", "").isalnum():
+            msg = f"chain_table must be a table name, got {chain_table!r}"
+            raise ValueError(msg)
+        chain = f"chain as (\n    select * from {chain_table}\n),"
+        return _ATTEMPT_CTES.replace("{chain}", chain) + _BREAKDOWN_CTES
     rows = warehouse.frame("select max(designed_position) as steps from marts.dim_journey_stages")
     steps = int(rows["steps"][0] or 1) if rows.height else 1
     links = [
@@ -172,6 +183,11 @@ def attempt_ctes(warehouse: Warehouse) -> str:
     )
     chain = ",\n\n".join([*links, f"chain as (\n    {union}\n)"]) + ","
     return _ATTEMPT_CTES.replace("{chain}", chain) + _BREAKDOWN_CTES
+
+
+def chain_sql(warehouse: Warehouse) -> str:
+    """The ordered chain of every attempt (``chain`` of :func:`attempt_ctes`) as one query."""
+    return attempt_ctes(warehouse) + "\nselect * from chain\n"
 
 
 def breakdown_columns(relation: str) -> str:
@@ -392,7 +408,12 @@ def stage_funnel(con: Source) -> pl.DataFrame:
           (``reached_any - open_here``, FUNNELS.md censoring).
     """
     warehouse = as_warehouse(con)
-    frame = warehouse.frame(attempt_ctes(warehouse) + _FUNNEL_SQL, {"all": ALL})
+    return funnel_from(warehouse, attempt_ctes(warehouse))
+
+
+def funnel_from(warehouse: Warehouse, ctes: str) -> pl.DataFrame:
+    """:func:`stage_funnel` from the given :func:`attempt_ctes` text (built chain or stored)."""
+    frame = warehouse.frame(ctes + _FUNNEL_SQL, {"all": ALL})
     low, high = wilson_interval("converted", "conversion_n")
     return (
         frame.with_columns(

@@ -17,11 +17,13 @@ from journey_mining.metrics.stage_funnel import (
     attempt_ctes,
     breakdown_columns,
     by_breakdown,
+    chain_sql,
+    funnel_from,
 )
 from journey_mining.metrics.stats import km_median_rollup
-from journey_mining.warehouse import Source, as_warehouse
+from journey_mining.warehouse import Source, Warehouse, as_warehouse
 
-__all__ = ["stage_timing"]
+__all__ = ["stage_funnel_and_timing", "stage_timing"]
 
 _SECONDS_PER_HOUR = 3600.0
 
@@ -263,9 +265,24 @@ def stage_timing(con: Source) -> pl.DataFrame:
           journey status ``'dropped'``); ``dropoff_median_hours_in_stage``: the median of
           their time from first reaching the stage to their last activity in it.
     """
-    params = {"all": ALL}
     warehouse = as_warehouse(con)
-    ctes = attempt_ctes(warehouse)
+    return _timing_from(warehouse, attempt_ctes(warehouse))
+
+
+def stage_funnel_and_timing(con: Source) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`~journey_mining.metrics.stage_funnel.stage_funnel` and :func:`stage_timing`.
+
+    Both read the same ordered chain; built once here and kept for both, it is most of the
+    funnel's work.
+    """
+    warehouse = as_warehouse(con)
+    with warehouse.temporary("stage_chain", chain_sql(warehouse), {"all": ALL}) as chain:
+        ctes = attempt_ctes(warehouse, chain_table=chain)
+        return funnel_from(warehouse, ctes), _timing_from(warehouse, ctes)
+
+
+def _timing_from(warehouse: Warehouse, ctes: str) -> pl.DataFrame:
+    params = {"all": ALL}
     # both queries read the chain's durations: computed once (the chain is most of the work)
     with warehouse.temporary("chain_durations", ctes + _STEP_DURATIONS, params) as table:
         ctes += f",\n\nchain_durations as (\n    select * from {table}\n)\n"

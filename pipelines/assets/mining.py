@@ -6,10 +6,11 @@ stores it in DuckDB as ``mining.<name>``, replacing the previous refresh, and re
 count. The warehouse is the DuckDB file itself, or, with ``JOURNEYMAP_DBT_TARGET=spark``, the
 Spark catalog dbt built the marts in (:func:`pipelines.spark.spark_warehouse`): the same SQL
 runs there and only the figures come back. Dated history is kept by the journey-map snapshot,
-not here.
+not here. Metrics that share an expensive intermediate are one step (``COMPUTED_TOGETHER``),
+which builds it once and stores each of their tables.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
@@ -26,12 +27,13 @@ from journey_mining.metrics.stage_paths import (
     stage_dfg,
     stage_variants,
 )
-from journey_mining.metrics.timing import stage_timing
+from journey_mining.metrics.timing import stage_funnel_and_timing, stage_timing
 from journey_mining.warehouse import Source
 from pipelines.resources import DuckDBResource
 from pipelines.spark import marts_source
 
 Metric = Callable[[Source], pl.DataFrame]
+Metrics = Callable[[Source], tuple[pl.DataFrame, ...]]
 
 _JOURNEYS = dg.AssetKey(["marts", "fct_journeys"])
 _VISITS = dg.AssetKey(["marts", "fct_stage_visits"])
@@ -101,6 +103,28 @@ METRICS: dict[str, tuple[Metric, tuple[dg.AssetKey, ...], str]] = {
 }
 
 
+COMPUTED_TOGETHER: dict[tuple[str, ...], Metrics] = {
+    ("stage_funnel", "stage_timing"): stage_funnel_and_timing,
+}
+"""Metrics that share an expensive intermediate (the ordered chain): one step computes them."""
+
+
+def mining_steps() -> list[tuple[tuple[str, ...], Metrics]]:
+    """The mining work as steps, in ``METRICS`` order: each metric alone or with its partners."""
+    steps: list[tuple[tuple[str, ...], Metrics]] = []
+    grouped = {name: names for names in COMPUTED_TOGETHER for name in names}
+    for name, (metric, _deps, _doc) in METRICS.items():
+        if name not in grouped:
+            steps.append(((name,), _alone(metric)))
+        elif grouped[name][0] == name:
+            steps.append((grouped[name], COMPUTED_TOGETHER[grouped[name]]))
+    return steps
+
+
+def _alone(metric: Metric) -> Metrics:
+    return lambda source: (metric(source),)
+
+
 def store(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
     """Replace ``mining.<name>`` with ``frame`` in one transaction."""
     con.execute("create schema if not exists mining")
@@ -113,22 +137,34 @@ def store(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> Non
         con.unregister("_mining_frame")
 
 
-def _mining_asset(
-    name: str, metric: Metric, deps: tuple[dg.AssetKey, ...], doc: str
-) -> dg.AssetsDefinition:
-    key = dg.AssetKey(["mining", name])
+def _mining_asset(names: tuple[str, ...], compute: Metrics) -> dg.AssetsDefinition:
+    specs = [
+        dg.AssetSpec(
+            key=dg.AssetKey(["mining", name]),
+            group_name="mining",
+            kinds={"duckdb", "python"},
+            deps=METRICS[name][1],
+            description=METRICS[name][2],
+        )
+        for name in names
+    ]
 
-    @dg.asset(key=key, group_name="mining", kinds={"duckdb", "python"}, deps=deps, description=doc)
-    def _metric(context: AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    @dg.multi_asset(name="mining__" + "__".join(names), specs=specs)
+    def _metrics(
+        context: AssetExecutionContext, duckdb: DuckDBResource
+    ) -> Iterator[dg.MaterializeResult]:
         with duckdb.connect() as con:
-            frame = metric(marts_source(con))
-            store(con, name, frame)
-        context.log.info(f"mining.{name}: {frame.height} rows")
-        return dg.MaterializeResult(metadata={"dagster/row_count": frame.height})
+            frames = compute(marts_source(con))
+            for name, frame in zip(names, frames, strict=True):
+                store(con, name, frame)
+        for name, frame in zip(names, frames, strict=True):
+            context.log.info(f"mining.{name}: {frame.height} rows")
+            yield dg.MaterializeResult(
+                asset_key=dg.AssetKey(["mining", name]),
+                metadata={"dagster/row_count": frame.height},
+            )
 
-    return _metric
+    return _metrics
 
 
-mining_assets = [
-    _mining_asset(name, metric, deps, doc) for name, (metric, deps, doc) in METRICS.items()
-]
+mining_assets = [_mining_asset(names, compute) for names, compute in mining_steps()]

@@ -9,8 +9,10 @@ from collections import defaultdict
 import polars as pl
 import pytest
 from hypothesis import given
+from polars.testing import assert_frame_equal
 
-from journey_mining.metrics.timing import stage_timing
+from journey_mining.metrics.stage_funnel import stage_funnel
+from journey_mining.metrics.timing import stage_funnel_and_timing, stage_timing
 from tests.journey_mining.metrics.test_stage_funnel import (
     AS_OF_H,
     RANDOM,
@@ -147,6 +149,17 @@ def test_stage_timing_equals_the_oracle_on_random_logs(attempts):
     assert got.keys() == expected.keys()
     for key, values in expected.items():
         assert got[key] == pytest.approx(values, abs=1e-9), key
+
+
+@RANDOM
+@given(attempts_strategy())
+def test_funnel_and_timing_from_one_stored_chain_equal_each_computed_alone(attempts):
+    # the mining step computes both from one chain table; each alone builds its own chain
+    con = build_marts(attempts)
+    funnel, timing = stage_funnel_and_timing(con)
+    assert_frame_equal(funnel, stage_funnel(con))
+    assert_frame_equal(timing, stage_timing(con))
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone() == (0,)
 
 
 @pytest.mark.slow
