@@ -47,7 +47,7 @@ from journey_mining.journey_map.snapshot import (
     validate_period,
 )
 from journey_mining.journey_model import JourneyModel, parse_duration
-from journey_mining.metrics.attribution import stage_attribution_sql
+from journey_mining.metrics.attribution import stage_value_counts_sql
 from journey_mining.metrics.stats import two_proportion_p_value
 from journey_mining.warehouse import Source, as_warehouse
 
@@ -112,7 +112,9 @@ def stage_channel_mix(con: Source) -> pl.DataFrame:
         ``channel``, ``activities``, ``persons`` (attempts with an activity on the channel in
         the stage) and ``share`` of the stage's activities.
     """
-    sql = read_sql("journey_map_channel_mix").format(stage_activities=stage_attribution_sql())
+    sql = read_sql("journey_map_channel_mix").format(
+        stage_channel_counts=stage_value_counts_sql("channel")
+    )
     return as_warehouse(con).frame(sql, {"all": ALL})
 
 
@@ -131,7 +133,9 @@ def stage_top_actions(con: Source, top: int = 5) -> pl.DataFrame:
     if top < 1:
         msg = f"top must be at least 1, got {top}"
         raise ValueError(msg)
-    sql = read_sql("journey_map_top_actions").format(stage_activities=stage_attribution_sql())
+    sql = read_sql("journey_map_top_actions").format(
+        stage_event_counts=stage_value_counts_sql("event")
+    )
     return as_warehouse(con).frame(sql, {"all": ALL, "top": top})
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from journey_mining.eventlog import read_sql
 
-__all__ = ["stage_attribution_sql"]
+__all__ = ["stage_attribution_sql", "stage_value_counts_sql"]
 
 
 def stage_attribution_sql(activities: str = "marts.fct_activities") -> str:
@@ -24,3 +24,19 @@ def stage_attribution_sql(activities: str = "marts.fct_activities") -> str:
         msg = f"activities must be a table or CTE name, got {activities!r}"
         raise ValueError(msg)
     return read_sql("stage_attribution").replace("{activities}", activities)
+
+
+def stage_value_counts_sql(value: str) -> str:
+    """Activities and attempts per breakdown, stage and ``value`` (``event`` or ``channel``).
+
+    The query of ``sql/stage_value_counts.sql`` over every activity of ``marts.fct_activities``
+    placed by :func:`stage_attribution_sql`; the map's top actions and channel mix read it.
+    """
+    if value not in ("event", "channel"):
+        msg = f"value must be event or channel, got {value!r}"
+        raise ValueError(msg)
+    return (
+        read_sql("stage_value_counts")
+        .replace("{stage_activities}", stage_attribution_sql())
+        .replace("{value}", value)
+    )

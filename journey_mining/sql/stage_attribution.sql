@@ -4,8 +4,8 @@
 -- first (both included); visits outside that span place nothing, and other activities belong
 -- to no stage. {activities} is the relation of activities to place (marts.fct_activities or
 -- a part of it, with event_id, person_key and ts); its columns pass through, and the
--- attempt's journey_id, persona_id, cohort (entry month), attempt_number and stage_id are
--- added.
+-- attempt's journey_id, persona_id, cohort (entry month), attempt_number, attempt_key,
+-- stage_id and stage_order are added.
 --
 -- Visit numbers follow visit times, so "the latest visit at or before ts" is the visit whose
 -- span [visited_at, next_visit_at) holds ts: one range join of the activities with the visit
@@ -20,7 +20,9 @@ with visit_spans as (
         persona_id,
         strftime(attempt_entered_at, '%Y-%m') as cohort,
         attempt_number,
+        attempt_key,
         stage_id,
+        stage_order,
         visited_at,
         next_visit_at,
         attempt_closes_at as closes_at
@@ -34,7 +36,9 @@ select
     visit_spans.persona_id,
     visit_spans.cohort,
     visit_spans.attempt_number,
-    visit_spans.stage_id
+    visit_spans.attempt_key,
+    visit_spans.stage_id,
+    visit_spans.stage_order
 from {activities} as activities
 inner join visit_spans
     on activities.person_key = visit_spans.person_key

@@ -2,6 +2,10 @@
     One attempt per person per journey: it opens at the person's first stage-matched activity
     (up to as_of) and its window closes window_seconds later. Activities after the close belong
     to no attempt until re-entry is modelled (attempt_number is there for that).
+
+    attempt_key numbers the attempts 1..n in (person_key, journey_id, attempt_number) order: one
+    integer the mining layer groups and joins millions of rows on instead of three columns. It
+    is rebuilt with the marts each refresh, so it is only for joining tables of one refresh.
 #}
 with
 
@@ -44,6 +48,9 @@ final as (
         first_entries.person_key,
         first_entries.journey_id,
         1 as attempt_number,
+        cast(row_number() over (
+            order by first_entries.person_key, first_entries.journey_id
+        ) as {{ dbt.type_bigint() }}) as attempt_key,
 
         -- measures
         journeys.window_seconds,

@@ -69,6 +69,7 @@ final as (
         attempts.person_key,
         attempts.journey_id,
         attempts.attempt_number,
+        attempts.attempt_key,
         coalesce(personas.persona_id, 'unassigned') as persona_id,
 
         -- dimensions

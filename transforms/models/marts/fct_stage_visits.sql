@@ -49,6 +49,7 @@ final as (
             partition by visits.person_key, visits.journey_id, visits.attempt_number
             order by visits.visit_number
         ) as next_visit_at,
+        attempts.attempt_key,
         attempts.entered_at as attempt_entered_at,
         least(attempts.window_closes_at, attempts.as_of_at) as attempt_closes_at
 
