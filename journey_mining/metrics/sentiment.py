@@ -79,9 +79,7 @@ grouped as (
         stddev_samp(attributed.score) filter (where attributed.survey_type = 'ces') as ces_sd
     from attributed
     inner join attempts
-        on attributed.journey_id = attempts.journey_id
-        and attributed.person_key = attempts.person_key
-        and attributed.attempt_number = attempts.attempt_number
+        on attributed.attempt_key = attempts.attempt_key
     """
     + by_breakdown("attempts", "attributed.stage_id")
     + """

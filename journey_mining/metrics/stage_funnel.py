@@ -44,6 +44,7 @@ attempts as (
         journey_id,
         person_key,
         attempt_number,
+        attempt_key,
         persona_id,
         strftime(entered_at, '%Y-%m') as cohort,
         status,
@@ -58,8 +59,7 @@ attempts as (
 visits_in_window as (
     select
         journey_id,
-        person_key,
-        attempt_number,
+        attempt_key,
         visit_number,
         stage_id,
         visited_at,
@@ -71,7 +71,7 @@ visits_in_window as (
 ),
 
 stages_reached as (
-    select distinct journey_id, person_key, attempt_number, stage_id, persona_id, cohort
+    select distinct attempt_key, journey_id, stage_id, persona_id, cohort
     from visits_in_window
 ),
 
@@ -88,9 +88,7 @@ path_steps as (
 -- not distinct: the chain takes minimum times, which repeated visits do not change
 step_visits as (
     select
-        visits_in_window.journey_id,
-        visits_in_window.person_key,
-        visits_in_window.attempt_number,
+        visits_in_window.attempt_key,
         path_steps.step,
         visits_in_window.visited_at
     from visits_in_window
@@ -103,13 +101,11 @@ step_visits as (
 
 ordered as (
     select
-        journey_id,
-        person_key,
-        attempt_number,
+        attempt_key,
         max(step) as ordered_steps,
         max(reached_at) as last_reached_at
     from chain
-    group by journey_id, person_key, attempt_number
+    group by attempt_key
 )
 """
 
@@ -147,34 +143,28 @@ def attempt_ctes(warehouse: Warehouse, chain_table: str | None = None) -> str:
     links = [
         """chain_1 as (
     select
-        journey_id,
-        person_key,
-        attempt_number,
+        attempt_key,
         1 as step,
         min(visited_at) as reached_at,
         cast(null as timestamp) as previous_reached_at
     from step_visits
     where step = 1
-    group by journey_id, person_key, attempt_number
+    group by attempt_key
 )"""
     ]
     links += [
         f"""chain_{step} as (
     select
-        previous.journey_id,
-        previous.person_key,
-        previous.attempt_number,
+        previous.attempt_key,
         {step} as step,
         min(step_visits.visited_at) as reached_at,
         min(previous.reached_at) as previous_reached_at
     from chain_{step - 1} as previous
     inner join step_visits
-        on previous.journey_id = step_visits.journey_id
-        and previous.person_key = step_visits.person_key
-        and previous.attempt_number = step_visits.attempt_number
+        on previous.attempt_key = step_visits.attempt_key
         and step_visits.step = {step}
         and step_visits.visited_at >= previous.reached_at
-    group by previous.journey_id, previous.person_key, previous.attempt_number
+    group by previous.attempt_key
 )"""
         for step in range(2, steps + 1)
     ]
@@ -265,9 +255,7 @@ attempt_profiles as (
         count(*) as attempts
     from attempts
     left join ordered
-        on attempts.journey_id = ordered.journey_id
-        and attempts.person_key = ordered.person_key
-        and attempts.attempt_number = ordered.attempt_number
+        on attempts.attempt_key = ordered.attempt_key
     group by
         attempts.journey_id,
         attempts.persona_id,

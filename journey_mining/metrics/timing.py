@@ -34,7 +34,7 @@ _STEP_DURATIONS = """,
 -- from the chain's last step to the window's close or the as-of time.
 chain_durations as (
     select
-        chain.journey_id,
+        attempts.journey_id,
         attempts.persona_id,
         attempts.cohort,
         chain.step - 1 as step,
@@ -42,15 +42,13 @@ chain_durations as (
         (epoch_us(chain.reached_at) - epoch_us(chain.previous_reached_at)) / 1e6 as duration_s
     from chain
     inner join attempts
-        on chain.journey_id = attempts.journey_id
-        and chain.person_key = attempts.person_key
-        and chain.attempt_number = attempts.attempt_number
+        on chain.attempt_key = attempts.attempt_key
     where chain.step > 1
 
     union all
 
     select
-        ordered.journey_id,
+        attempts.journey_id,
         attempts.persona_id,
         attempts.cohort,
         ordered.ordered_steps as step,
@@ -61,11 +59,9 @@ chain_durations as (
         ) / 1e6 as duration_s
     from ordered
     inner join attempts
-        on ordered.journey_id = attempts.journey_id
-        and ordered.person_key = attempts.person_key
-        and ordered.attempt_number = attempts.attempt_number
+        on ordered.attempt_key = attempts.attempt_key
     inner join path_steps
-        on ordered.journey_id = path_steps.journey_id
+        on attempts.journey_id = path_steps.journey_id
         and ordered.ordered_steps = path_steps.step
     where ordered.ordered_steps < path_steps.n_steps
 )
