@@ -12,7 +12,7 @@ with ordered_visits as (
         epoch_us(lead(visited_at) over by_attempt) - epoch_us(visited_at) as gap_us
     from marts.fct_stage_visits
     window by_attempt as (
-        partition by person_key, journey_id, attempt_number
+        partition by attempt_key
         order by visit_number
     )
 ),
