@@ -62,6 +62,7 @@ visits_in_window as (
         attempt_key,
         visit_number,
         stage_id,
+        stage_order,
         visited_at,
         persona_id,
         strftime(attempt_entered_at, '%Y-%m') as cohort
@@ -70,9 +71,18 @@ visits_in_window as (
         and visited_at <= attempt_closes_at
 ),
 
+stage_orders as (
+    select max(stage_order) + 1 as size
+    from marts.dim_journey_stages
+),
+
+-- each attempt and stage it visited, once: packed in one integer, which DuckDB finds the
+-- distinct ones of several times faster than the columns themselves
 stages_reached as (
-    select distinct attempt_key, journey_id, stage_id, persona_id, cohort
+    select distinct visits_in_window.attempt_key * stage_orders.size + visits_in_window.stage_order
+        as attempt_stage
     from visits_in_window
+    cross join stage_orders
 ),
 
 path_steps as (
@@ -222,18 +232,34 @@ breakdowns as (
     + """
 ),
 
-stage_reach as (
+reach_by_order as (
     select
-        stages_reached.journey_id,
+        attempts.journey_id,
         """
-    + breakdown_columns("stages_reached")
+    + breakdown_columns("attempts")
     + """,
-        stages_reached.stage_id,
+        stages_reached.attempt_stage % stage_orders.size as stage_order,
         count(*) as reached
     from stages_reached
+    cross join stage_orders
+    inner join attempts
+        on stages_reached.attempt_stage // stage_orders.size = attempts.attempt_key
     """
-    + by_breakdown("stages_reached", "stages_reached.stage_id")
+    + by_breakdown("attempts", "stage_order")
     + """
+),
+
+stage_reach as (
+    select
+        reach_by_order.journey_id,
+        reach_by_order.persona_id,
+        reach_by_order.cohort,
+        stages.stage_id,
+        reach_by_order.reached
+    from reach_by_order
+    inner join marts.dim_journey_stages as stages
+        on reach_by_order.journey_id = stages.journey_id
+        and reach_by_order.stage_order = stages.stage_order
 )
 """
 )

@@ -164,52 +164,84 @@ where timed_steps.step < timed_steps.n_steps
 
 _KM_GROUPS = """,
 
--- One integer per breakdown and step: the Kaplan-Meier input names its group by it, so the
--- curves group and sort millions of durations on one integer instead of four keys.
+-- Journeys, personas and entry months as small integers (0 for $all) and the room each needs:
+-- a Kaplan-Meier group (breakdown and step) is one integer computed from them, so each
+-- duration gets its group under all four of its breakdowns without joining millions of rows
+-- four times, and the curves group and sort on that integer instead of four keys.
+km_journeys as (
+    select journey_id, row_number() over (order by journey_id) as idx
+    from (select distinct journey_id from attempts) as found
+),
+
+km_personas as (
+    select persona_id, row_number() over (order by persona_id) as idx
+    from (select distinct persona_id from attempts) as found
+),
+
+km_cohorts as (
+    select cohort, row_number() over (order by cohort) as idx
+    from (select distinct cohort from attempts) as found
+),
+
+km_sizes as (
+    select
+        (select count(*) + 1 from km_personas) as personas,
+        (select count(*) + 1 from km_cohorts) as cohorts,
+        (select max(step) + 1 from path_steps) as steps
+),
+
 km_groups as (
     select
         breakdowns.journey_id,
         breakdowns.persona_id,
         breakdowns.cohort,
         path_steps.step,
-        row_number() over (
-            order by
-                breakdowns.journey_id, breakdowns.persona_id, breakdowns.cohort, path_steps.step
-        ) as group_id
+        ((km_journeys.idx * km_sizes.personas + coalesce(km_personas.idx, 0)) * km_sizes.cohorts
+        + coalesce(km_cohorts.idx, 0)) * km_sizes.steps + path_steps.step as group_id
     from breakdowns
     inner join path_steps
         on breakdowns.journey_id = path_steps.journey_id
+    inner join km_journeys
+        on breakdowns.journey_id = km_journeys.journey_id
+    left join km_personas
+        on breakdowns.persona_id != $all
+        and breakdowns.persona_id = km_personas.persona_id
+    left join km_cohorts
+        on breakdowns.cohort != $all
+        and breakdowns.cohort = km_cohorts.cohort
+    cross join km_sizes
 )
 """
 
 # Each duration once, with the Kaplan-Meier group it counts in under each breakdown: its own
-# persona x month, all months, all personas, and both ('all' in km_groups).
+# persona x month, all months, all personas, and both (index 0 in km_groups' arithmetic).
 _KM_INPUT_SQL = (
     _KM_GROUPS
     + """
 select
-    own.group_id as own_group,
-    all_months.group_id as all_months_group,
-    all_personas.group_id as all_personas_group,
-    everyone.group_id as everyone_group,
+    """
+    + ",\n    ".join(
+        f"((km_journeys.idx * km_sizes.personas + {persona}) * km_sizes.cohorts + {cohort})"
+        f" * km_sizes.steps + chain_durations.step as {alias}"
+        for alias, persona, cohort in (
+            ("own_group", "km_personas.idx", "km_cohorts.idx"),
+            ("all_months_group", "km_personas.idx", "0"),
+            ("all_personas_group", "0", "km_cohorts.idx"),
+            ("everyone_group", "0", "0"),
+        )
+    )
+    + """,
     chain_durations.duration_s,
     chain_durations.converted
 from chain_durations
+inner join km_journeys
+    on chain_durations.journey_id = km_journeys.journey_id
+inner join km_personas
+    on chain_durations.persona_id = km_personas.persona_id
+inner join km_cohorts
+    on chain_durations.cohort = km_cohorts.cohort
+cross join km_sizes
 """
-    + "".join(
-        f"""inner join km_groups as {alias}
-    on chain_durations.journey_id = {alias}.journey_id
-    and {persona} = {alias}.persona_id
-    and {cohort} = {alias}.cohort
-    and chain_durations.step = {alias}.step
-"""
-        for alias, persona, cohort in (
-            ("own", "chain_durations.persona_id", "chain_durations.cohort"),
-            ("all_months", "chain_durations.persona_id", "$all"),
-            ("all_personas", "$all", "chain_durations.cohort"),
-            ("everyone", "$all", "$all"),
-        )
-    )
 )
 
 _KM_LEVELS = ("own_group", "all_months_group", "all_personas_group", "everyone_group")
