@@ -128,7 +128,8 @@ def attempt_ctes(warehouse: Warehouse, chain_table: str | None = None) -> str:
     with an attempt, the ``'all'`` ones included), ``stage_reach`` (attempts that visited
     each stage, per breakdown), ``stages_reached``, ``path_steps`` (the designed
     path, from ``marts.dim_journey_stages.designed_position``), ``step_visits``, ``chain`` and
-    ``ordered`` (per attempt: the chain's last step and when it was reached).
+    ``ordered`` (per attempt: the chain's last step and when it was reached). Attempts are
+    joined on the marts' ``attempt_key``, one integer, not on the three columns it stands for.
 
     ``chain`` is FUNNELS.md's ordered funnel over an attempt's stage visits: step 1 is the
     first visit of the first designed stage, step k+1 the first visit of the next designed
