@@ -96,7 +96,8 @@ def to_spark_sql(sql: str) -> str:
     ``list_extract(list, i)`` becomes ``element_at(list, i)``,
     ``quantile_cont(x, q)`` becomes ``percentile(x, q)``, and an ordered
     ``list(v order by k1, k2)`` (Spark's ``collect_list`` has no order) becomes the values of
-    the sorted ``collect_list(struct(k1, k2, v))``, its ``filter (where ...)`` kept.
+    the sorted ``collect_list(struct(k1, k2, v))``, its ``filter (where ...)`` kept, and a
+    CTE ``as materialized`` (a hint to DuckDB's planner) is a plain CTE.
     """
     import sqlglot  # noqa: PLC0415 - only the Spark route needs it
     from sqlglot.errors import ErrorLevel  # noqa: PLC0415
@@ -105,7 +106,7 @@ def to_spark_sql(sql: str) -> str:
     if len(trees) != 1 or trees[0] is None:
         msg = f"expected one statement, got {len(trees)}"
         raise ValueError(msg)
-    tree = trees[0].transform(_spark_node)
+    tree = trees[0].transform(_spark_node).transform(_plain_cte)
     spark_sql: str = tree.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
     return spark_sql
 
@@ -126,6 +127,15 @@ def _spark_node(node: Any) -> Any:
         return _sorted_values(node.this, node.expression)
     if _is_ordered_list(node):
         return _sorted_values(node, None)
+    return node
+
+
+def _plain_cte(node: Any) -> Any:
+    """A CTE without DuckDB's ``materialized`` hint, which Spark does not parse."""
+    from sqlglot import exp  # noqa: PLC0415
+
+    if isinstance(node, exp.CTE) and node.args.get("materialized"):
+        return exp.CTE(this=node.this, alias=node.args.get("alias"))
     return node
 
 

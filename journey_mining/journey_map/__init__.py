@@ -14,6 +14,7 @@ from journey_mining.journey_map.document import (
     journey_map_collection,
     journey_map_schema,
     stage_channel_mix,
+    stage_channel_mix_and_top_actions,
     stage_top_actions,
     validate_journey_map,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "snapshot",
     "snapshot_periods",
     "stage_channel_mix",
+    "stage_channel_mix_and_top_actions",
     "stage_top_actions",
     "validate_journey_map",
     "write_outputs",

@@ -47,9 +47,9 @@ from journey_mining.journey_map.snapshot import (
     validate_period,
 )
 from journey_mining.journey_model import JourneyModel, parse_duration
-from journey_mining.metrics.attribution import stage_value_counts_sql
+from journey_mining.metrics.attribution import PlacedActivities, placed_activities
 from journey_mining.metrics.stats import two_proportion_p_value
-from journey_mining.warehouse import Source, as_warehouse
+from journey_mining.warehouse import Source, Warehouse, as_warehouse
 
 __all__ = [
     "ALL",
@@ -62,6 +62,7 @@ __all__ = [
     "journey_map_schema",
     "persona_ids",
     "stage_channel_mix",
+    "stage_channel_mix_and_top_actions",
     "stage_top_actions",
     "validate_journey_map",
 ]
@@ -112,10 +113,9 @@ def stage_channel_mix(con: Source) -> pl.DataFrame:
         ``channel``, ``activities``, ``persons`` (attempts with an activity on the channel in
         the stage) and ``share`` of the stage's activities.
     """
-    sql = read_sql("journey_map_channel_mix").format(
-        stage_channel_counts=stage_value_counts_sql("channel")
-    )
-    return as_warehouse(con).frame(sql, {"all": ALL})
+    warehouse = as_warehouse(con)
+    with placed_activities(warehouse) as placed:
+        return _channel_mix(warehouse, placed)
 
 
 def stage_top_actions(con: Source, top: int = 5) -> pl.DataFrame:
@@ -130,13 +130,40 @@ def stage_top_actions(con: Source, top: int = 5) -> pl.DataFrame:
         frequent; ties by event name), ``event``, ``activities``, ``persons`` and ``share``
         of the stage's activities.
     """
+    _check_top(top)
+    warehouse = as_warehouse(con)
+    with placed_activities(warehouse) as placed:
+        return _top_actions(warehouse, placed, top)
+
+
+def stage_channel_mix_and_top_actions(
+    con: Source, top: int = 5
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`stage_channel_mix` and :func:`stage_top_actions`, placing the activities once."""
+    _check_top(top)
+    warehouse = as_warehouse(con)
+    with placed_activities(warehouse) as placed:
+        return _channel_mix(warehouse, placed), _top_actions(warehouse, placed, top)
+
+
+def _check_top(top: int) -> None:
     if top < 1:
         msg = f"top must be at least 1, got {top}"
         raise ValueError(msg)
-    sql = read_sql("journey_map_top_actions").format(
-        stage_event_counts=stage_value_counts_sql("event")
+
+
+def _channel_mix(warehouse: Warehouse, placed: PlacedActivities) -> pl.DataFrame:
+    sql = read_sql("journey_map_channel_mix").format(
+        stage_channel_counts=placed.value_counts_sql("channel")
     )
-    return as_warehouse(con).frame(sql, {"all": ALL, "top": top})
+    return warehouse.frame(sql, {"all": ALL})
+
+
+def _top_actions(warehouse: Warehouse, placed: PlacedActivities, top: int) -> pl.DataFrame:
+    sql = read_sql("journey_map_top_actions").format(
+        stage_event_counts=placed.value_counts_sql("event")
+    )
+    return warehouse.frame(sql, {"all": ALL, "top": top})
 
 
 def journey_map_schema() -> JsonDict:

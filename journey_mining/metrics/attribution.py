@@ -9,34 +9,117 @@ a stage's actions and its sentiment always describe the same activities.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
 from journey_mining.eventlog import read_sql
+from journey_mining.warehouse import Warehouse
 
-__all__ = ["stage_attribution_sql", "stage_value_counts_sql"]
+__all__ = ["PlacedActivities", "placed_activities", "stage_attribution_sql"]
+
+VALUES = ("event", "channel")
+"""The columns of ``marts.fct_activities`` the map counts per stage."""
+
+_BREAKDOWNS_SQL = """
+select
+    journey_id,
+    persona_id,
+    cohort,
+    cast(row_number() over (order by journey_id, persona_id, cohort) as bigint)
+        as breakdown_index
+from (
+    select distinct journey_id, persona_id, strftime(entered_at, '%Y-%m') as cohort
+    from marts.fct_journeys
+) as found
+"""
+
+_CODES_SQL = """
+select value, cast(row_number() over (order by value) as bigint) as code
+from (select distinct {value} as value from marts.fct_activities where {value} is not null) as found
+"""
 
 
-def stage_attribution_sql(activities: str = "marts.fct_activities") -> str:
+def _is_name(text: str) -> bool:
+    return text.replace(".", "").replace("_", "").isalnum()
+
+
+def stage_attribution_sql(
+    activities: str = "marts.fct_activities",
+    *,
+    visits: str = "marts.fct_stage_visits",
+    carried: Sequence[str] = (),
+) -> str:
     """The attribution query over ``activities`` (a table name or a CTE name, never user text).
 
     Its rows are the activities' own columns plus ``journey_id``, ``persona_id``, ``cohort``,
-    ``attempt_number`` and ``stage_id``, once per attempt an activity falls in.
+    ``attempt_number``, ``attempt_key``, ``stage_id`` and ``stage_order``, once per attempt an
+    activity falls in, and the ``carried`` columns of ``visits`` (the stage visits, or a CTE
+    over them with more columns).
     """
-    if not activities.replace(".", "").replace("_", "").isalnum():
-        msg = f"activities must be a table or CTE name, got {activities!r}"
-        raise ValueError(msg)
-    return read_sql("stage_attribution").replace("{activities}", activities)
-
-
-def stage_value_counts_sql(value: str) -> str:
-    """Activities and attempts per breakdown, stage and ``value`` (``event`` or ``channel``).
-
-    The query of ``sql/stage_value_counts.sql`` over every activity of ``marts.fct_activities``
-    placed by :func:`stage_attribution_sql`; the map's top actions and channel mix read it.
-    """
-    if value not in ("event", "channel"):
-        msg = f"value must be event or channel, got {value!r}"
-        raise ValueError(msg)
+    for name in (activities, visits, *carried):
+        if not _is_name(name):
+            msg = f"expected a table, CTE or column name, got {name!r}"
+            raise ValueError(msg)
     return (
-        read_sql("stage_value_counts")
-        .replace("{stage_activities}", stage_attribution_sql())
-        .replace("{value}", value)
+        read_sql("stage_attribution")
+        .replace("{activities}", activities)
+        .replace("{visits}", visits)
+        .replace("{carried}", "".join(f",\n        {c}" for c in carried))
+        .replace("{carried_out}", "".join(f",\n    visit_spans.{c}" for c in carried))
     )
+
+
+@dataclass(frozen=True)
+class PlacedActivities:
+    """Every activity placed in a stage, kept in the warehouse for the map's counts.
+
+    ``slots`` holds one row per placed activity (``sql/stage_activity_slots.sql``),
+    ``breakdowns`` numbers the (journey, persona, entry month) of the attempts and ``codes``
+    names, for each of :data:`VALUES`, the table numbering its values.
+    """
+
+    slots: str
+    breakdowns: str
+    codes: Mapping[str, str]
+
+    def value_counts_sql(self, value: str) -> str:
+        """Activities and attempts per breakdown, stage and ``value`` (``event`` or
+        ``channel``): ``sql/stage_value_counts.sql``. It takes the parameter ``$all``."""
+        if value not in VALUES:
+            msg = f"value must be one of {', '.join(VALUES)}, got {value!r}"
+            raise ValueError(msg)
+        return (
+            read_sql("stage_value_counts")
+            .replace("{slots}", self.slots)
+            .replace("{breakdowns}", self.breakdowns)
+            .replace("{codes}", self.codes[value])
+            .replace("{value}", value)
+        )
+
+
+@contextlib.contextmanager
+def placed_activities(warehouse: Warehouse) -> Iterator[PlacedActivities]:
+    """Place every activity of ``marts.fct_activities`` in its stage once, for the ``with``
+    block: the range join of the attribution is most of the work of each count."""
+    with contextlib.ExitStack() as stack:
+        breakdowns = stack.enter_context(warehouse.temporary("breakdowns", _BREAKDOWNS_SQL))
+        # one small table per value: a filter on a shared one hides its size from the planner
+        codes = {
+            value: stack.enter_context(
+                warehouse.temporary(f"{value}_codes", _CODES_SQL.replace("{value}", value))
+            )
+            for value in VALUES
+        }
+        slots_sql = (
+            read_sql("stage_activity_slots")
+            .replace(
+                "{stage_activities}",
+                stage_attribution_sql("coded_activities", visits="visits", carried=["slot"]),
+            )
+            .replace("{breakdowns}", breakdowns)
+            .replace("{event_codes}", codes["event"])
+            .replace("{channel_codes}", codes["channel"])
+        )
+        slots = stack.enter_context(warehouse.temporary("activity_slots", slots_sql))
+        yield PlacedActivities(slots, breakdowns, codes)

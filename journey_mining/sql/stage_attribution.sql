@@ -5,7 +5,8 @@
 -- to no stage. {activities} is the relation of activities to place (marts.fct_activities or
 -- a part of it, with event_id, person_key and ts); its columns pass through, and the
 -- attempt's journey_id, persona_id, cohort (entry month), attempt_number, attempt_key,
--- stage_id and stage_order are added.
+-- stage_id and stage_order are added, and any further columns of the visits the caller names
+-- (the visits are marts.fct_stage_visits, or a relation over it with more columns).
 --
 -- Visit numbers follow visit times, so "the latest visit at or before ts" is the visit whose
 -- span [visited_at, next_visit_at) holds ts: one range join of the activities with the visit
@@ -22,11 +23,11 @@ with visit_spans as (
         attempt_number,
         attempt_key,
         stage_id,
-        stage_order,
+        stage_order{carried},
         visited_at,
         next_visit_at,
         attempt_closes_at as closes_at
-    from marts.fct_stage_visits
+    from {visits}
     where visited_at >= attempt_entered_at
 )
 
@@ -38,7 +39,7 @@ select
     visit_spans.attempt_number,
     visit_spans.attempt_key,
     visit_spans.stage_id,
-    visit_spans.stage_order
+    visit_spans.stage_order{carried_out}
 from {activities} as activities
 inner join visit_spans
     on activities.person_key = visit_spans.person_key

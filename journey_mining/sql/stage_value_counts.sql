@@ -1,71 +1,62 @@
--- Per breakdown (journey x persona x cohort, each also as $all), stage and value (a column of
--- marts.fct_activities, event or channel, put in for the placeholder): the activities placed
--- there by the stage attribution (sql/stage_attribution.sql, inserted as stage_activities)
--- and the attempts ("persons") with at least one. A null value is its own group.
+-- Per breakdown (journey x persona x cohort, each also as $all), stage and value (the event or
+-- the channel, put in for the placeholder): the activities placed there and the attempts
+-- ("persons") with at least one. A null value is its own group. Reads the placed activities
+-- (sql/stage_activity_slots.sql) and their breakdown and value code tables.
 --
--- Millions of (attempt, stage, value) combinations are counted first. Each is packed into one
--- integer from the attempt's attempt_key, the stage's order and the value's code, which DuckDB
--- groups several times faster than the three columns; the sizes of the parts come from the
--- data, so two combinations never share an integer.
-with value_codes as (
-    select value, cast(row_number() over (order by value) as bigint) as code
-    from (select distinct {value} as value from marts.fct_activities where {value} is not null)
-        as found
-),
-
-key_sizes as (
+-- Millions of (attempt, stage, value) combinations are counted first, each packed into one
+-- integer (the activity's slot, then the value's code), which DuckDB groups several times
+-- faster than separate columns. An attempt has one persona and one entry month, so the
+-- attempts of a finer breakdown add up to those of a coarser one.
+with sizes as (
     select
         (select max(stage_order) + 1 from marts.dim_journey_stages) as stages,
-        (select count(*) + 1 from value_codes) as codes
+        (select max(attempt_key) + 1 from marts.fct_journeys) as attempts,
+        (select count(*) + 1 from {codes}) as codes
 ),
 
-stage_activities as (
-{stage_activities}
-),
-
--- one row per attempt, stage and value (code 0 for a null value)
+-- one row per attempt, stage and value
 attempt_values as (
     select
-        (stage_activities.attempt_key * key_sizes.stages + stage_activities.stage_order)
-        * key_sizes.codes
-        + coalesce(value_codes.code, 0) as packed,
+        slots.slot * sizes.codes + slots.{value}_code as packed,
         count(*) as activities
-    from stage_activities
-    cross join key_sizes
-    left join value_codes
-        on stage_activities.{value} = value_codes.value
+    from {slots} as slots
+    cross join sizes
     group by packed
 ),
 
-attempts as (
+breakdown_values as (
     select
-        attempt_key,
-        journey_id,
-        persona_id,
-        strftime(entered_at, '%Y-%m') as cohort
-    from marts.fct_journeys
-),
-
--- an attempt has one persona and one entry month, so in every breakdown each row is a
--- distinct attempt and persons is a plain count
-by_code as (
-    select
-        attempts.journey_id,
-        if(grouping(attempts.persona_id) = 1, $all, attempts.persona_id) as persona_id,
-        if(grouping(attempts.cohort) = 1, $all, attempts.cohort) as cohort,
-        (attempt_values.packed // key_sizes.codes) % key_sizes.stages as stage_order,
-        attempt_values.packed % key_sizes.codes as code,
-        cast(sum(attempt_values.activities) as bigint) as activities,
+        attempt_values.packed // (sizes.attempts * sizes.stages * sizes.codes)
+            as breakdown_index,
+        (attempt_values.packed // sizes.codes) % sizes.stages as stage_order,
+        attempt_values.packed % sizes.codes as code,
+        sum(attempt_values.activities) as activities,
         count(*) as persons
     from attempt_values
-    cross join key_sizes
-    inner join attempts
-        on attempt_values.packed // (key_sizes.stages * key_sizes.codes) = attempts.attempt_key
+    cross join sizes
+    group by 1, 2, 3
+),
+
+by_code as (
+    select
+        breakdowns.journey_id,
+        if(grouping(breakdowns.persona_id) = 1, $all, breakdowns.persona_id) as persona_id,
+        if(grouping(breakdowns.cohort) = 1, $all, breakdowns.cohort) as cohort,
+        breakdown_values.stage_order,
+        breakdown_values.code,
+        cast(sum(breakdown_values.activities) as bigint) as activities,
+        cast(sum(breakdown_values.persons) as bigint) as persons
+    from breakdown_values
+    inner join {breakdowns} as breakdowns
+        on breakdown_values.breakdown_index = breakdowns.breakdown_index
     group by grouping sets (
-        (attempts.journey_id, attempts.persona_id, attempts.cohort, stage_order, code),
-        (attempts.journey_id, attempts.persona_id, stage_order, code),
-        (attempts.journey_id, attempts.cohort, stage_order, code),
-        (attempts.journey_id, stage_order, code)
+        (breakdowns.journey_id, breakdowns.persona_id, breakdowns.cohort,
+            breakdown_values.stage_order, breakdown_values.code),
+        (breakdowns.journey_id, breakdowns.persona_id,
+            breakdown_values.stage_order, breakdown_values.code),
+        (breakdowns.journey_id, breakdowns.cohort,
+            breakdown_values.stage_order, breakdown_values.code),
+        (breakdowns.journey_id, breakdown_values.stage_order, breakdown_values.code)
     )
 )
 
@@ -74,12 +65,12 @@ select
     by_code.persona_id,
     by_code.cohort,
     stages.stage_id,
-    value_codes.value as {value},
+    codes.value as {value},
     by_code.activities,
     by_code.persons
 from by_code
 inner join marts.dim_journey_stages as stages
     on by_code.journey_id = stages.journey_id
     and by_code.stage_order = stages.stage_order
-left join value_codes
-    on by_code.code = value_codes.code
+left join {codes} as codes
+    on by_code.code = codes.code

@@ -17,7 +17,11 @@ import duckdb
 import polars as pl
 from dagster import AssetExecutionContext
 
-from journey_mining.journey_map import stage_channel_mix, stage_top_actions
+from journey_mining.journey_map import (
+    stage_channel_mix,
+    stage_channel_mix_and_top_actions,
+    stage_top_actions,
+)
 from journey_mining.metrics.conformance import conformance, deviations
 from journey_mining.metrics.sentiment import stage_sentiment
 from journey_mining.metrics.stage_funnel import stage_funnel
@@ -105,8 +109,10 @@ METRICS: dict[str, tuple[Metric, tuple[dg.AssetKey, ...], str]] = {
 
 COMPUTED_TOGETHER: dict[tuple[str, ...], Metrics] = {
     ("stage_funnel", "stage_timing"): stage_funnel_and_timing,
+    ("stage_channel_mix", "stage_top_actions"): stage_channel_mix_and_top_actions,
 }
-"""Metrics that share an expensive intermediate (the ordered chain): one step computes them."""
+"""Metrics that share an expensive intermediate: funnel and timing the ordered chain, channel
+mix and top actions the activities placed in stages. One step computes each group."""
 
 
 def mining_steps() -> list[tuple[tuple[str, ...], Metrics]]:

@@ -55,6 +55,13 @@ def test_the_parts_of_an_ordered_list_are_translated_too():
     assert "FILTER(WHERE UNIX_MICROS(t) > 0)" in sql
 
 
+def test_a_materialized_cte_is_a_plain_cte_on_spark():
+    sql = to_spark_sql(
+        "with a as materialized (select 1 as x), b as (select 2 as y) select * from a, b"
+    )
+    assert sql == "WITH a AS (SELECT 1 AS x), b AS (SELECT 2 AS y) SELECT * FROM a, b"
+
+
 def test_a_descending_ordered_list_is_refused_rather_than_silently_reversed():
     with pytest.raises(ValueError, match="ascending"):
         to_spark_sql("select list(v order by t desc) from x")

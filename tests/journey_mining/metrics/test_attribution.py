@@ -10,8 +10,13 @@ from collections import Counter, defaultdict
 
 import polars as pl
 from hypothesis import given
+from polars.testing import assert_frame_equal
 
-from journey_mining.journey_map.document import stage_channel_mix, stage_top_actions
+from journey_mining.journey_map.document import (
+    stage_channel_mix,
+    stage_channel_mix_and_top_actions,
+    stage_top_actions,
+)
 from journey_mining.metrics.sentiment import stage_sentiment
 from tests.journey_mining.metrics.test_sentiment import logs, placements, ticket
 from tests.journey_mining.metrics.test_stage_funnel import (
@@ -83,3 +88,8 @@ def test_channel_mix_and_top_actions_follow_the_attribution_rule_on_random_logs(
         key = (r["journey_id"], r["persona_id"], r["cohort"], r["stage_id"])
         got_events[key][r["event"]] = r["activities"]
     assert dict(got_events) == {k: dict(v) for k, v in expected_events.items()}
+    # the mining step computes both from one placement of the activities: the same tables
+    pair = stage_channel_mix_and_top_actions(con, top=3)
+    assert_frame_equal(pair[0], mix)
+    assert_frame_equal(pair[1], top)
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone() == (0,)
