@@ -83,7 +83,9 @@ def child_ingest(spec: dict[str, Any]) -> dict[str, Any]:
     """What a refresh's ingest does: every raw table for the days, contacts, journey models.
 
     The calls of the ``raw.*`` assets (``ingest_partitions`` over all days at once, as a
-    backfill does), ``crm_contacts`` and ``journey_models``.
+    backfill does), ``crm_contacts`` and ``journey_models``, each on its own connection, as
+    each asset opens and closes one (``DuckDBResource.connect``): one connection for all
+    would keep DuckDB's cache of the earlier tables beside the next table's parse buffers.
     """
     from journey_mining.ingest import PARTITIONED, ingest_partition, ingest_partitions  # noqa: PLC0415
     from journey_mining.journey_model import compile_rule_tables, load_journey_models  # noqa: PLC0415
@@ -91,20 +93,22 @@ def child_ingest(spec: dict[str, Any]) -> dict[str, Any]:
     landing = Path(spec["landing"])
     days = [date.fromisoformat(day) for day in spec["days"]]
     started = time.perf_counter()
-    con = _connect(spec["database"])
     read: dict[str, int] = {}
     loaded: dict[str, int] = {}
     seconds: dict[str, float] = {}
     for table in (*PARTITIONED, "crm_contacts"):
         began = time.perf_counter()
+        con = _connect(spec["database"])
         if table == "crm_contacts":
             reports = [ingest_partition(con, table, None, landing)]
         else:
             reports = ingest_partitions(con, table, days, landing)
+        con.close()
         seconds[table] = time.perf_counter() - began
         read[table] = sum(r.rows_read for r in reports)
         loaded[table] = sum(r.loaded for r in reports)
     tables = compile_rule_tables(load_journey_models(Path(os.environ["JOURNEYMAP_MODELS"])))
+    con = _connect(spec["database"])
     con.execute("begin transaction")
     for name, frame in tables.items():
         con.register("compiled", frame)
@@ -238,18 +242,19 @@ def child_increment(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_mining(spec: dict[str, Any]) -> dict[str, Any]:
-    """Every ``mining.*`` asset's work: each step of ``mining_steps``, stored as the asset does."""
+    """Every ``mining.*`` asset's work: each step of ``mining_steps`` on its own connection,
+    stored as the asset does."""
     from pipelines.assets.mining import mining_steps, store  # noqa: PLC0415
 
     started = time.perf_counter()
-    con = _connect(spec["database"])
     seconds: dict[str, float] = {}
     for names, compute in mining_steps():
         began = time.perf_counter()
+        con = _connect(spec["database"])  # each asset step opens its own, as in a refresh
         for name, frame in zip(names, compute(con), strict=True):
             store(con, name, frame)
+        con.close()
         seconds[" + ".join(names)] = time.perf_counter() - began
-    con.close()
     return {"work_s": time.perf_counter() - started, "metrics": seconds}
 
 
