@@ -23,8 +23,10 @@ TRANSFORMS_DIR = PROJECT_ROOT / "transforms"
 # dbt installed beside this interpreter, so a venv works without being activated
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 DUCKDB_FILE_TAG = "journeymap/duckdb_file"
-# DuckDB's own limit, not the process's: ingest holds about 2 GB more (Polars batches, Arrow),
-# so with 6GB a 50M-event refresh peaks at 8,069 MiB; with 8GB it peaked at 10.3 GB
+# DuckDB's own limit, not the process's: ingest holds up to about 1.5 GB more (Polars batches,
+# Arrow). With 6GB the 50M-event benchmark peaks at 6,754 MiB, in the product events' ingest;
+# each asset opens and closes its own connection, so DuckDB's cache of one raw table is gone
+# before the next is parsed (with one connection for all tables the peak was 8,109 MiB)
 DEFAULT_MEMORY_LIMIT = "6GB"
 
 
