@@ -34,6 +34,12 @@ from (
 ) as found
 """
 
+_SIZES_SQL = """
+select
+    (select max(stage_order) + 1 from marts.dim_journey_stages) as stages,
+    (select max(attempt_key) + 1 from marts.fct_journeys) as attempts
+"""
+
 _CODES_SQL = """
 select value, cast(row_number() over (order by value) as bigint) as code
 from (select distinct {value} as value from marts.fct_activities where {value} is not null) as found
@@ -74,12 +80,14 @@ def stage_attribution_sql(
 class PlacedActivities:
     """Every activity placed in a stage, kept in the warehouse for the map's counts.
 
-    ``slots`` holds one row per placed activity (``sql/stage_activity_slots.sql``),
-    ``breakdowns`` numbers the (journey, persona, entry month) of the attempts and ``codes``
-    names, for each of :data:`VALUES`, the table numbering its values.
+    ``slots`` holds one row per placed activity (``sql/stage_activity_slots.sql``), packed
+    with the stage and attempt counts of ``sizes``; ``breakdowns`` numbers the (journey,
+    persona, entry month) of the attempts and ``codes`` names, for each of :data:`VALUES`, the
+    table numbering its values.
     """
 
     slots: str
+    sizes: str
     breakdowns: str
     codes: Mapping[str, str]
 
@@ -92,6 +100,7 @@ class PlacedActivities:
         return (
             read_sql("stage_value_counts")
             .replace("{slots}", self.slots)
+            .replace("{sizes}", self.sizes)
             .replace("{breakdowns}", self.breakdowns)
             .replace("{codes}", self.codes[value])
             .replace("{value}", value)
@@ -103,6 +112,7 @@ def placed_activities(warehouse: Warehouse) -> Iterator[PlacedActivities]:
     """Place every activity of ``marts.fct_activities`` in its stage once, for the ``with``
     block: the range join of the attribution is most of the work of each count."""
     with contextlib.ExitStack() as stack:
+        sizes = stack.enter_context(warehouse.temporary("slot_sizes", _SIZES_SQL))
         breakdowns = stack.enter_context(warehouse.temporary("breakdowns", _BREAKDOWNS_SQL))
         # one small table per value: a filter on a shared one hides its size from the planner
         codes = {
@@ -117,9 +127,10 @@ def placed_activities(warehouse: Warehouse) -> Iterator[PlacedActivities]:
                 "{stage_activities}",
                 stage_attribution_sql("coded_activities", visits="visits", carried=["slot"]),
             )
+            .replace("{sizes}", sizes)
             .replace("{breakdowns}", breakdowns)
             .replace("{event_codes}", codes["event"])
             .replace("{channel_codes}", codes["channel"])
         )
         slots = stack.enter_context(warehouse.temporary("activity_slots", slots_sql))
-        yield PlacedActivities(slots, breakdowns, codes)
+        yield PlacedActivities(slots, sizes, breakdowns, codes)

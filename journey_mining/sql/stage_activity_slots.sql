@@ -6,12 +6,10 @@
 -- A slot is one integer for (breakdown, attempt, stage):
 -- (breakdown_index * attempts + attempt_key) * stages + stage_order, where breakdown_index
 -- numbers the attempt's (journey, persona, entry month) in the breakdowns table. Counting on it needs
--- no join back to the attempts, and the sizes come from the data, so two slots never collide.
+-- no join back to the attempts, and the sizes ({sizes}, from the data) keep two slots apart.
 -- The index is put on the visits (a few per attempt), before the join with the activities.
 with sizes as (
-    select
-        (select max(stage_order) + 1 from marts.dim_journey_stages) as stages,
-        (select max(attempt_key) + 1 from marts.fct_journeys) as attempts
+    select stages, attempts from {sizes}
 ),
 
 -- the codes are looked up before the activities are placed: the planner cannot estimate the

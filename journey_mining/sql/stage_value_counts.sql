@@ -7,11 +7,13 @@
 -- integer (the activity's slot, then the value's code), which DuckDB groups several times
 -- faster than separate columns. An attempt has one persona and one entry month, so the
 -- attempts of a finer breakdown add up to those of a coarser one.
+-- the slots' sizes are read from the table they were packed with, so the unpacking matches
 with sizes as (
     select
-        (select max(stage_order) + 1 from marts.dim_journey_stages) as stages,
-        (select max(attempt_key) + 1 from marts.fct_journeys) as attempts,
+        stages,
+        attempts,
         (select count(*) + 1 from {codes}) as codes
+    from {sizes}
 ),
 
 -- one row per attempt, stage and value
