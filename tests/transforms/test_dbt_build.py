@@ -75,6 +75,34 @@ def new_database(path: Path, **split: Any) -> Path:
     return path
 
 
+def assert_marts_equal(database: Path, full_build: Path) -> None:
+    """Every mart of ``database`` holds the same rows as in ``full_build``, duplicates counted."""
+    with duckdb.connect(str(database)) as con:
+        con.execute("attach ? as full_build (read_only)", [str(full_build)])
+        for table in MARTS:
+            [(differences,)] = con.execute(
+                f"""
+                select count(*) from (
+                    (select * from marts.{table} except all select * from full_build.marts.{table})
+                    union all
+                    (select * from full_build.marts.{table} except all select * from marts.{table})
+                )
+                """
+            ).fetchall()
+            assert differences == 0, table
+
+
+def load_held_back_rows(database: Path) -> None:
+    """Move raw.held_back into raw.product_events as ingest would load them: a newer load
+    (loaded_at a day later), whatever the rows' event times."""
+    with duckdb.connect(str(database)) as con:
+        con.execute(
+            "insert into raw.product_events select * replace "
+            "(loaded_at + interval 1 day as loaded_at) from raw.held_back"
+        )
+        con.execute("drop table raw.held_back")
+
+
 def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(database), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -264,7 +292,9 @@ def test_mapping_coverage_counts_unmatched_activities(database: Path) -> None:
     assert rows == [(len(unmatched), total)]
 
 
-def test_stream_check_names_lost_and_unexplained_activities(database: Path, tmp_path: Path) -> None:
+def test_stream_check_names_lost_unexplained_doubled_and_misattributed_activities(
+    database: Path, tmp_path: Path
+) -> None:
     copy = tmp_path / "broken_stream.duckdb"
     shutil.copy(database, copy)
     with duckdb.connect(str(copy)) as con:
@@ -273,15 +303,25 @@ def test_stream_check_names_lost_and_unexplained_activities(database: Path, tmp_
             "insert into marts.fct_activities by name select 'ghost' as event_id, "
             "* exclude (event_id) from marts.fct_activities order by event_id limit 1"
         )
-    check = "assert_every_staged_activity_is_in_fct_activities"
+        con.execute(
+            "insert into marts.fct_activities select * from marts.fct_activities "
+            "where event_id = 'e-u2-1'"
+        )
+        # what an incremental run that missed a re-stitch would leave behind
+        con.execute(
+            "update marts.fct_activities set person_key = 'a:stale' where event_id = 'e-u1-1'"
+        )
+    check = "assert_activity_stream_matches_staging"
     run = run_dbt(copy, tmp_path, "test", "--select", check, "--store-failures")
     assert run.returncode != 0
     tests = [r for r in run.results if r["unique_id"].startswith("test.")]
-    assert [(r["status"], r["failures"]) for r in tests] == [("fail", 2)]
+    assert [(r["status"], r["failures"]) for r in tests] == [("fail", 4)]
     rows = query(copy, f"select event_id, problem from dbt_test__audit.{check}")
-    assert sorted(rows) == [
+    assert sorted(rows, key=str) == [
         ("e-a1-1", "staged activity not in fct_activities"),
+        ("e-u1-1", "activity under another person than its identifiers stitch to"),
         ("ghost", "fct_activities row without a staged activity"),
+        (None, "an event id is held twice in fct_activities"),
     ]
 
 
@@ -323,19 +363,7 @@ def test_incremental_run_after_new_rows_equals_full_rebuild(database: Path, tmp_
     assert second.returncode == 0, second.output
     assert query(incremental, stale) == [(0,)]
 
-    with duckdb.connect(str(incremental)) as con:
-        con.execute("attach ? as full_build (read_only)", [str(database)])
-        for table in MARTS:
-            differences = con.execute(
-                f"""
-                select count(*) from (
-                    (select * from marts.{table} except all select * from full_build.marts.{table})
-                    union all
-                    (select * from full_build.marts.{table} except all select * from marts.{table})
-                )
-                """
-            ).fetchone()
-            assert differences == (0,), table
+    assert_marts_equal(incremental, database)
 
 
 def test_refresh_without_a_window_picks_up_late_rows_and_equals_full_rebuild(
@@ -357,22 +385,49 @@ def test_refresh_without_a_window_picks_up_late_rows_and_equals_full_rebuild(
         con.execute("create table raw.held_back as select * from held")
     first = run_dbt(late, tmp_path, "run")
     assert first.returncode == 0, first.output
-    with duckdb.connect(str(late)) as con:
-        con.execute("insert into raw.product_events select * from raw.held_back")
-        con.execute("drop table raw.held_back")
+    load_held_back_rows(late)
     second = run_dbt(late, tmp_path, "run")
     assert second.returncode == 0, second.output
 
+    assert_marts_equal(late, database)
+
+
+def test_refresh_without_a_window_restitches_stored_activities_after_late_identity_links(
+    database: Path, tmp_path: Path
+) -> None:
+    """Identify and alias calls that arrive after the activities they link (none of which is
+    loaded again) move those stored activities to their user: only the comparison with the
+    identities of the last build can find them."""
+    late = new_database(tmp_path / "late_links.duckdb")
+    links = "event_type in ('identify', 'alias')"
     with duckdb.connect(str(late)) as con:
-        con.execute("attach ? as full_build (read_only)", [str(database)])
-        for table in MARTS:
-            [(differences,)] = con.execute(
-                f"""
-                select count(*) from (
-                    (select * from marts.{table} except all select * from full_build.marts.{table})
-                    union all
-                    (select * from full_build.marts.{table} except all select * from marts.{table})
-                )
-                """
-            ).fetchall()
-            assert differences == 0, table
+        con.execute(f"create table raw.held_back as select * from raw.product_events where {links}")
+        con.execute(f"delete from raw.product_events where {links}")
+    first = run_dbt(late, tmp_path, "run")
+    assert first.returncode == 0, first.output
+    moved = "select count(*) from marts.fct_activities where person_key = 'a:anon-a8'"
+    assert query(late, moved) != [(0,)]
+    load_held_back_rows(late)
+    second = run_dbt(late, tmp_path, "run")
+    assert second.returncode == 0, second.output
+    assert query(late, moved) == [(0,)]
+    assert_marts_equal(late, database)
+
+
+def test_incremental_run_without_saved_state_rebuilds_every_person(
+    database: Path, tmp_path: Path
+) -> None:
+    """A stream built before the state was kept (or whose state was dropped) is rebuilt
+    whole by its next incremental run, not left stale."""
+    stale = new_database(tmp_path / "stateless.duckdb")
+    first = run_dbt(stale, tmp_path, "run")
+    assert first.returncode == 0, first.output
+    with duckdb.connect(str(stale)) as con:
+        con.execute("drop schema incremental_state cascade")
+        con.execute("update marts.fct_activities set person_key = 'a:stale', activity_seq = -1")
+    second = run_dbt(stale, tmp_path, "run")
+    assert second.returncode == 0, second.output
+    assert_marts_equal(stale, database)
+    assert query(stale, "select count(*) from incremental_state.fct_activities__identities") != [
+        (0,)
+    ]

@@ -45,7 +45,8 @@ product_activities as (
         source_line,
 
         -- timestamps
-        ts
+        ts,
+        loaded_at
 
     from product_events
 
@@ -70,7 +71,8 @@ touchpoints as (
         source_line,
 
         -- timestamps
-        ts
+        ts,
+        loaded_at
 
     from crm_activities
 
@@ -95,7 +97,8 @@ deal_touchpoints as (
         source_line,
 
         -- timestamps
-        ts
+        ts,
+        loaded_at
 
     from deal_stage_changes
 
@@ -122,7 +125,8 @@ survey_touchpoints as (
         source_line,
 
         -- timestamps
-        ts
+        ts,
+        loaded_at
 
     from survey_responses
 

@@ -1,8 +1,10 @@
 {#
-    Incremental by person: a window brings new activities and new identity links, and every
-    person they touch is rebuilt whole, so back-filled person keys and per-person activity_seq
-    stay equal to a full rebuild. delete+insert on event_id also removes the rows an
-    identifier had under its previous person key.
+    Incremental by person: every person with new activities or re-stitched identifiers is
+    rebuilt whole, so back-filled person keys and per-person activity_seq stay equal to a full
+    rebuild. delete+insert on event_id also removes the rows an identifier had under its
+    previous person key. A run with min_date/max_date takes the activities and identity links
+    of that window; the scheduled refresh passes none and compares with the state the last
+    build saved (activity_stream_state).
 
     On Spark the stream is rebuilt whole: Parquet tables cannot delete rows, and a rebuild
     equals the incremental result by construction (with Delta or Iceberg, `merge` would do).
@@ -13,14 +15,24 @@
         incremental_strategy='delete+insert',
         unique_key='event_id',
         on_schema_change='fail',
+        post_hook="{{ save_activity_stream_state() }}",
     )
 }}
 
 -- depends_on: {{ ref('int_identity_links') }}
 
+{#- Incremental runs rebuild some persons; without a window or a saved state (a stream built
+    before the state was kept) they rebuild every person. -#}
+{%- set windowed = var('min_date') or var('max_date') -%}
+{%- set scoped = is_incremental() and (
+    windowed or load_relation(activity_stream_state('loads')) is not none
+) %}
+
 with
 
-activities as (
+-- read twice by an incremental run (what changed, then the persons to rebuild): each read
+-- scans only the columns it needs
+activities as {{ not_materialized() }} (
 
     select * from {{ ref('int_activities_unioned') }}
 
@@ -32,41 +44,20 @@ identities as (
 
 ),
 
-{% if is_incremental() %}
+{% if scoped and windowed %}
 links as (
 
     select * from {{ ref('int_identity_links') }}
 
 ),
-{% endif %}
 
--- An activity's person is its user's, else its anonymous id's, else its contact's. Every
--- identifier of an activity is in int_identities_stitched (collected from the activities), so
--- the first one present finds the person: one join instead of one per identifier type.
-activities_with_persons as (
+persons_to_rebuild as (
 
-    select
-        activities.*,
-        identities.person_key
-
+    select identities.person_key
     from activities
-    left join identities
-        on identities.identifier_type = case
-            when activities.user_id is not null then 'user_id'
-            when activities.anonymous_id is not null then 'anonymous_id'
-            else 'contact_id'
-        end
-        and identities.identifier = coalesce(
-            activities.user_id, activities.anonymous_id, activities.contact_id
-        )
-
-),
-
-{% if is_incremental() and (var('min_date') or var('max_date')) %}
-persons_in_window as (
-
-    select person_key from activities_with_persons
-    where {{ incremental_window_holds('ts') }}
+    inner join identities
+        on {{ activity_identity_matches('activities', 'identities') }}
+    where {{ incremental_window_holds('activities.ts') }}
     union
     select identities.person_key
     from links
@@ -84,57 +75,86 @@ persons_in_window as (
 
 ),
 
-{% elif is_incremental() %}
+{% elif scoped %}
 -- No window given: rebuild every person whose activities differ from what is stored, that
--- is, who has an activity not stored yet (new or late-arriving, whatever its timestamp) or
--- whose activities now stitch to another person (a late identify or alias). Both the new
--- and the previous person of a re-stitched activity are rebuilt.
-stored as (
+-- is, who has an activity loaded since the last build (new, late-arriving whatever its
+-- timestamp, or re-sent) or whose identifiers now stitch to another person (a late identify
+-- or alias). Both the new and the previous person of a re-stitched identifier are rebuilt.
+-- The last build's loads and identities are its saved state (activity_stream_state).
+last_build_loads as (
 
-    select event_id, person_key from {{ this }}
+    select loaded_at from {{ activity_stream_state('loads') }}
 
 ),
 
--- One join finds both: an activity not stored yet gives its person, and one stored under
--- another person gives the new person and the previous one.
-changed_activities as (
+last_build_identities as (
+
+    select * from {{ activity_stream_state('identities') }}
+
+),
+
+restitched_identifiers as (
 
     select
-        current_rows.person_key,
-        stored.person_key as stored_person_key
+        identities.person_key,
+        last_build_identities.person_key as last_person_key
 
-    from activities_with_persons as current_rows
-    left join stored
-        on current_rows.event_id = stored.event_id
-    where stored.event_id is null
-        or stored.person_key <> current_rows.person_key
+    from identities
+    full outer join last_build_identities
+        on identities.identifier_type = last_build_identities.identifier_type
+        and identities.identifier = last_build_identities.identifier
+    where identities.person_key is null
+        or last_build_identities.person_key is null
+        or identities.person_key <> last_build_identities.person_key
 
 ),
 
-persons_in_window as (
+persons_to_rebuild as (
 
-    select person_key from changed_activities
+    select identities.person_key
+    from activities
+    cross join last_build_loads
+    inner join identities
+        on {{ activity_identity_matches('activities', 'identities') }}
+    where activities.loaded_at is null
+        or last_build_loads.loaded_at is null
+        or activities.loaded_at > last_build_loads.loaded_at
     union
-    select stored_person_key as person_key from changed_activities
-    where stored_person_key is not null
+    select person_key from restitched_identifiers where person_key is not null
+    union
+    select last_person_key from restitched_identifiers where last_person_key is not null
 
 ),
 
 {% endif %}
-{% if is_incremental() %}
-scoped_activities as (
+{% if scoped %}
+-- A person is rebuilt from the activities of all its identifiers: picking those before the
+-- join scans the activities once, where a filter on the joined person key joined them all.
+identities_to_rebuild as (
 
-    select * from activities_with_persons
-    where person_key in (select person_key from persons_in_window)
-
-),
-{% else %}
-scoped_activities as (
-
-    select * from activities_with_persons
+    select * from identities
+    where person_key in (select person_key from persons_to_rebuild)
 
 ),
+
 {% endif %}
+-- Every identifier of an activity is in int_identities_stitched (collected from the
+-- activities), so each activity finds its person.
+activities_with_persons as (
+
+    select
+        activities.*,
+        identities.person_key
+
+    from activities
+    {% if scoped -%}
+    inner join identities_to_rebuild as identities
+    {%- else -%}
+    left join identities
+    {%- endif %}
+        on {{ activity_identity_matches('activities', 'identities') }}
+
+),
 
 final as (
 
@@ -161,7 +181,7 @@ final as (
         -- timestamps
         ts
 
-    from scoped_activities
+    from activities_with_persons
 
 )
 
