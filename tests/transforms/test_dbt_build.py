@@ -366,6 +366,49 @@ def test_incremental_run_after_new_rows_equals_full_rebuild(database: Path, tmp_
     assert_marts_equal(incremental, database)
 
 
+def test_refresh_without_a_window_appends_new_rows_and_equals_full_rebuild(
+    database: Path, tmp_path: Path
+) -> None:
+    """The daily refresh: rows newer than everything stored, for persons already there (appended
+    after their stored activities) and new ones, beside identity links that re-stitch some
+    (rebuilt), with no window passed."""
+    daily = new_database(tmp_path / "daily.duckdb", before=fixtures.INCREMENTAL_SPLIT)
+    first = run_dbt(daily, tmp_path, "run")
+    assert first.returncode == 0, first.output
+    with duckdb.connect(str(daily)) as con:
+        fixtures.load_raw(con, since=fixtures.INCREMENTAL_SPLIT)
+        for table, rows in fixtures.RAW_ROWS.items():
+            if any("ts" in row for row in rows):  # a later load than the first batch
+                con.execute(
+                    f"update raw.{table} set loaded_at = loaded_at + interval 1 day where ts >= ?",
+                    [fixtures.INCREMENTAL_SPLIT],
+                )
+    second = run_dbt(daily, tmp_path, "run")
+    assert second.returncode == 0, second.output
+    assert_marts_equal(daily, database)
+
+
+def test_refresh_without_a_window_rebuilds_a_person_whose_stored_event_is_resent_later(
+    database: Path, tmp_path: Path
+) -> None:
+    """A stored event sent again with a later timestamp, after all its person's others, is not
+    an append: the person is rebuilt, so activity_seq keeps no gap where the old copy was."""
+    resent = tmp_path / "resent.duckdb"
+    shutil.copy(database, resent)
+    with duckdb.connect(str(resent)) as con:
+        con.execute(
+            "update raw.product_events set ts = timestamp '2026-06-01', "
+            "loaded_at = loaded_at + interval 1 day where event_id = 'e-u1-1'"
+        )
+    incremental = run_dbt(resent, tmp_path, "run")
+    assert incremental.returncode == 0, incremental.output
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(resent, rebuilt)
+    full = run_dbt(rebuilt, tmp_path, "run", "--full-refresh")
+    assert full.returncode == 0, full.output
+    assert_marts_equal(resent, rebuilt)
+
+
 def test_refresh_without_a_window_picks_up_late_rows_and_equals_full_rebuild(
     database: Path, tmp_path: Path
 ) -> None:

@@ -1,10 +1,11 @@
 {#
-    Incremental by person: every person with new activities or re-stitched identifiers is
-    rebuilt whole, so back-filled person keys and per-person activity_seq stay equal to a full
-    rebuild. delete+insert on event_id also removes the rows an identifier had under its
-    previous person key. A run with min_date/max_date takes the activities and identity links
-    of that window; the scheduled refresh passes none and compares with the state the last
-    build saved (activity_stream_state).
+    Incremental by person, equal to a full rebuild: every person with new activities or
+    re-stitched identifiers is rebuilt whole, so back-filled person keys and per-person
+    activity_seq stay right, except that a person whose new activities all come after its
+    stored ones only appends them. delete+insert on event_id also removes the rows an
+    identifier had under its previous person key. A run with min_date/max_date takes the
+    activities and identity links of that window (and rebuilds); the scheduled refresh passes
+    none and compares with the state the last build saved (activity_stream_state).
 
     On Spark the stream is rebuilt whole: Parquet tables cannot delete rows, and a rebuild
     equals the incremental result by construction (with Delta or Iceberg, `merge` would do).
@@ -109,9 +110,13 @@ restitched_identifiers as (
 
 ),
 
-persons_to_rebuild as (
+-- activities loaded since the last build (new, late whatever their timestamp, or re-sent)
+new_activities as (
 
-    select identities.person_key
+    select
+        activities.*,
+        identities.person_key
+
     from activities
     cross join last_build_loads
     inner join identities
@@ -119,10 +124,62 @@ persons_to_rebuild as (
     where activities.loaded_at is null
         or last_build_loads.loaded_at is null
         or activities.loaded_at > last_build_loads.loaded_at
+
+),
+
+stored as {{ not_materialized() }} (
+
+    select event_id, person_key, activity_seq, ts from {{ this }}
+
+),
+
+-- the stored activity count and newest timestamp of each person with a new activity
+stored_tails as (
+
+    select
+        person_key,
+        max(activity_seq) as n_stored,
+        max(ts) as last_stored_at
+
+    from stored
+    where person_key in (select person_key from new_activities)
+    group by person_key
+
+),
+
+-- A person whose new activities all come after its stored ones keeps those as they are and
+-- appends the new ones (a day of traffic, mostly): only the new rows are written. The others
+-- are rebuilt whole: a new activity at or before a stored one (late, or a tie), one stored
+-- already (re-sent), or an identifier that now stitches elsewhere.
+persons_to_rebuild as (
+
+    select new_activities.person_key
+    from new_activities
+    inner join stored_tails
+        on new_activities.person_key = stored_tails.person_key
+    where new_activities.ts <= stored_tails.last_stored_at
+    union
+    select new_activities.person_key
+    from new_activities
+    inner join stored
+        on new_activities.event_id = stored.event_id
     union
     select person_key from restitched_identifiers where person_key is not null
     union
     select last_person_key from restitched_identifiers where last_person_key is not null
+
+),
+
+appended_activities as (
+
+    select
+        new_activities.*,
+        coalesce(stored_tails.n_stored, 0) as n_stored
+
+    from new_activities
+    left join stored_tails
+        on new_activities.person_key = stored_tails.person_key
+    where new_activities.person_key not in (select person_key from persons_to_rebuild)
 
 ),
 
@@ -156,6 +213,24 @@ activities_with_persons as (
 
 ),
 
+-- n_stored: the activities a person keeps stored, which its sequence continues (0 when the
+-- person is built whole); a person is either rebuilt or appended to, never both
+sequenced_activities as (
+
+    select
+        activities_with_persons.*,
+        0 as n_stored
+
+    from activities_with_persons
+    {% if scoped and not windowed %}
+
+    union all
+
+    select * from appended_activities
+    {% endif %}
+
+),
+
 final as (
 
     select
@@ -173,7 +248,7 @@ final as (
         source_line,
 
         -- measures
-        cast(row_number() over (
+        cast(n_stored + row_number() over (
             partition by person_key
             order by ts, activity_source, source_file, source_line, event_id
         ) as {{ dbt.type_bigint() }}) as activity_seq,
@@ -181,7 +256,7 @@ final as (
         -- timestamps
         ts
 
-    from activities_with_persons
+    from sequenced_activities
 
 )
 
