@@ -67,6 +67,13 @@ def run_dbt(database: Path, work_dir: Path, *args: str) -> DbtRun:
     return DbtRun(completed.returncode, completed.stdout + completed.stderr, results)
 
 
+def run_dbt_ok(database: Path, work_dir: Path, *args: str) -> DbtRun:
+    """:func:`run_dbt`, asserting that dbt succeeded (its output is the failure message)."""
+    run = run_dbt(database, work_dir, *args)
+    assert run.returncode == 0, run.output
+    return run
+
+
 def new_database(path: Path, **split: Any) -> Path:
     """A DuckDB file holding the contract's raw tables with (some of) the fixture rows."""
     with duckdb.connect(str(path)) as con:
@@ -328,7 +335,7 @@ def test_stream_check_names_lost_unexplained_doubled_and_misattributed_activitie
 def test_status_follows_the_as_of_var(database: Path, tmp_path: Path) -> None:
     copy = tmp_path / "as_of.duckdb"
     shutil.copy(database, copy)
-    run = run_dbt(
+    run_dbt_ok(
         copy,
         tmp_path,
         "run",
@@ -337,15 +344,13 @@ def test_status_follows_the_as_of_var(database: Path, tmp_path: Path) -> None:
         "--vars",
         '{"as_of": "2026-01-15 00:00:00"}',
     )
-    assert run.returncode == 0, run.output
     rows = query(copy, "select person_key, status from marts.fct_journeys")
     assert dict(rows) == {"u:u1": "converted", "u:u2": "in_progress", "c:c3": "in_progress"}
 
 
 def test_incremental_run_after_new_rows_equals_full_rebuild(database: Path, tmp_path: Path) -> None:
     incremental = new_database(tmp_path / "incremental.duckdb", before=fixtures.INCREMENTAL_SPLIT)
-    first = run_dbt(incremental, tmp_path, "run")
-    assert first.returncode == 0, first.output
+    run_dbt_ok(incremental, tmp_path, "run")
     stale = (
         "select count(*) from marts.fct_activities where person_key in ('a:anon-a5', 'a:anon-a8')"
     )
@@ -353,14 +358,13 @@ def test_incremental_run_after_new_rows_equals_full_rebuild(database: Path, tmp_
 
     with duckdb.connect(str(incremental)) as con:
         fixtures.load_raw(con, since=fixtures.INCREMENTAL_SPLIT)
-    second = run_dbt(
+    run_dbt_ok(
         incremental,
         tmp_path,
         "run",
         "--vars",
         '{"min_date": "2026-03-01", "max_date": "2026-03-05"}',
     )
-    assert second.returncode == 0, second.output
     assert query(incremental, stale) == [(0,)]
 
     assert_marts_equal(incremental, database)
@@ -373,8 +377,7 @@ def test_refresh_without_a_window_appends_new_rows_and_equals_full_rebuild(
     after their stored activities) and new ones, beside identity links that re-stitch some
     (rebuilt), with no window passed."""
     daily = new_database(tmp_path / "daily.duckdb", before=fixtures.INCREMENTAL_SPLIT)
-    first = run_dbt(daily, tmp_path, "run")
-    assert first.returncode == 0, first.output
+    run_dbt_ok(daily, tmp_path, "run")
     with duckdb.connect(str(daily)) as con:
         fixtures.load_raw(con, since=fixtures.INCREMENTAL_SPLIT)
         for table, rows in fixtures.RAW_ROWS.items():
@@ -383,8 +386,7 @@ def test_refresh_without_a_window_appends_new_rows_and_equals_full_rebuild(
                     f"update raw.{table} set loaded_at = loaded_at + interval 1 day where ts >= ?",
                     [fixtures.INCREMENTAL_SPLIT],
                 )
-    second = run_dbt(daily, tmp_path, "run")
-    assert second.returncode == 0, second.output
+    run_dbt_ok(daily, tmp_path, "run")
     assert_marts_equal(daily, database)
 
 
@@ -400,12 +402,10 @@ def test_refresh_without_a_window_rebuilds_a_person_whose_stored_event_is_resent
             "update raw.product_events set ts = timestamp '2026-06-01', "
             "loaded_at = loaded_at + interval 1 day where event_id = 'e-u1-1'"
         )
-    incremental = run_dbt(resent, tmp_path, "run")
-    assert incremental.returncode == 0, incremental.output
+    run_dbt_ok(resent, tmp_path, "run")
     rebuilt = tmp_path / "rebuilt.duckdb"
     shutil.copy(resent, rebuilt)
-    full = run_dbt(rebuilt, tmp_path, "run", "--full-refresh")
-    assert full.returncode == 0, full.output
+    run_dbt_ok(rebuilt, tmp_path, "run", "--full-refresh")
     assert_marts_equal(resent, rebuilt)
 
 
@@ -426,11 +426,9 @@ def test_refresh_without_a_window_picks_up_late_rows_and_equals_full_rebuild(
         )
         con.execute("delete from raw.product_events where ts < ?", [fixtures.INCREMENTAL_SPLIT])
         con.execute("create table raw.held_back as select * from held")
-    first = run_dbt(late, tmp_path, "run")
-    assert first.returncode == 0, first.output
+    run_dbt_ok(late, tmp_path, "run")
     load_held_back_rows(late)
-    second = run_dbt(late, tmp_path, "run")
-    assert second.returncode == 0, second.output
+    run_dbt_ok(late, tmp_path, "run")
 
     assert_marts_equal(late, database)
 
@@ -446,13 +444,11 @@ def test_refresh_without_a_window_restitches_stored_activities_after_late_identi
     with duckdb.connect(str(late)) as con:
         con.execute(f"create table raw.held_back as select * from raw.product_events where {links}")
         con.execute(f"delete from raw.product_events where {links}")
-    first = run_dbt(late, tmp_path, "run")
-    assert first.returncode == 0, first.output
+    run_dbt_ok(late, tmp_path, "run")
     moved = "select count(*) from marts.fct_activities where person_key = 'a:anon-a8'"
     assert query(late, moved) != [(0,)]
     load_held_back_rows(late)
-    second = run_dbt(late, tmp_path, "run")
-    assert second.returncode == 0, second.output
+    run_dbt_ok(late, tmp_path, "run")
     assert query(late, moved) == [(0,)]
     assert_marts_equal(late, database)
 
@@ -463,13 +459,11 @@ def test_incremental_run_without_saved_state_rebuilds_every_person(
     """A stream built before the state was kept (or whose state was dropped) is rebuilt
     whole by its next incremental run, not left stale."""
     stale = new_database(tmp_path / "stateless.duckdb")
-    first = run_dbt(stale, tmp_path, "run")
-    assert first.returncode == 0, first.output
+    run_dbt_ok(stale, tmp_path, "run")
     with duckdb.connect(str(stale)) as con:
         con.execute("drop schema incremental_state cascade")
         con.execute("update marts.fct_activities set person_key = 'a:stale', activity_seq = -1")
-    second = run_dbt(stale, tmp_path, "run")
-    assert second.returncode == 0, second.output
+    run_dbt_ok(stale, tmp_path, "run")
     assert_marts_equal(stale, database)
     assert query(stale, "select count(*) from incremental_state.fct_activities__identities") != [
         (0,)
