@@ -551,7 +551,10 @@ def _reports(
     for table, files in by_table.items():
         if "event_date" in RAW_COLUMNS[table]:
             by_name = {g.file.source_file: g for g in files}
-            for name, day in _file_dates(con, table, list(by_name), shared_keys=True):
+            rows = sum(g.staged for g in files)
+            for name, day in _file_dates(
+                con, table, list(by_name), shared_keys=True, staged_rows=rows
+            ):
                 by_name[name].dates.add(day)
     return {
         g.file.source_file: FileReport(
@@ -574,20 +577,33 @@ def _size(path: Path) -> int:
 
 
 def _file_dates(
-    con: duckdb.DuckDBPyConnection, table: str, names: Sequence[str], *, shared_keys: bool = False
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    names: Sequence[str],
+    *,
+    shared_keys: bool = False,
+    staged_rows: int | None = None,
 ) -> list[tuple[str, date]]:
     """Event days each file's rows fall on; with ``shared_keys``, also the days of other
-    files' copies of the same keys (partitions whose first copy may have changed)."""
+    files' copies of the same keys (partitions whose first copy may have changed).
+    ``staged_rows``, the rows the files staged, picks the cheaper way to find copies."""
     mine = f"select * from landing.{table} where source_file in (select unnest($n::varchar[]))"
     own = f"select distinct source_file, event_date from ({mine}) where event_date is not null"
     if not shared_keys:
         return [(r[0], r[1]) for r in con.execute(own, {"n": list(names)}).fetchall()]
     keys = ", ".join(KEY_COLUMNS[table])
-    # only keys staged more than once can have a copy in another file: one aggregate over the
-    # stage instead of a join of these files' rows against all of it
+    # Only keys staged more than once can have a copy in another file: one aggregate over the
+    # stage instead of a join of these files' rows against all of it. When the files hold a
+    # small share of the stage (a day's files), the aggregate takes only the stage rows that
+    # share a key with them: at 10M staged events 0.2 s instead of 1.0 s, where for the whole
+    # stage (a backfill) that semi join would cost more than it saves (2.5 s against 1.2 s).
+    stage = f"landing.{table}"
+    total = con.execute(f"select count(*) from {stage}").fetchall()[0][0]
+    if staged_rows is not None and staged_rows * 2 < total:
+        stage = f"{stage} semi join (select {keys} from ({mine})) using ({keys})"
     sql = (
-        f"with copied as (select {keys} from landing.{table} group by all "
-        "having count(*) > 1 and bool_or(source_file in (select unnest($n::varchar[])))), "
+        f"with copied as (select {keys} from {stage} group by all having count(*) > 1 "
+        "and bool_or(source_file in (select unnest($n::varchar[])))), "
         f"mine as (select * from ({mine}) semi join copied using ({keys})) "
         f"{own} union select distinct mine.source_file, other.event_date from mine "
         f"join landing.{table} as other on {_key_match(table, 'other', 'mine')} "

@@ -178,6 +178,30 @@ def test_event_resent_in_a_later_file_is_not_duplicated(
     assert (day4.loaded, day4.duplicates_dropped, day4.rows_read) == (0, 1, 1)
 
 
+@pytest.mark.parametrize("earlier_events", [0, 6], ids=["most-of-the-stage", "small-share"])
+def test_a_file_reports_the_days_of_other_files_copies_of_its_keys(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path, earlier_events: int
+) -> None:
+    """A re-sent key whose first copy is on another day touches that day's partition too.
+
+    The later file holds 2 of the stage's rows: most of it, or (with earlier events) a small
+    share, where the copies are looked for only among the stage rows sharing its keys.
+    """
+    root = tmp_path / "l"
+    others = [event(f"e{i}", f"2026-07-03T0{i}:00:00Z") for i in range(earlier_events)]
+    write_segment(root, "2026-07-03.jsonl", [event("a", "2026-07-03T10:00:00Z"), *others])
+    ingest_partition(con, "product_events", DAY, root, now=NOW)
+    write_segment(
+        root,
+        "2026-07-05.jsonl",
+        [event("a", "2026-07-05T10:00:00Z"), event("d", "2026-07-05T01:00:00Z")],
+    )
+    later = ingest_partition(con, "product_events", date(2026, 7, 5), root, now=NOW)
+    [resent] = [f for f in later.files if f.source_file.endswith("2026-07-05.jsonl")]
+    assert resent.event_dates == (DAY, date(2026, 7, 5))
+    assert later.other_dates == (DAY,)
+
+
 def test_late_events_land_in_their_own_day_and_are_reported(
     con: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
