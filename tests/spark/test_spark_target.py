@@ -221,7 +221,8 @@ def test_every_mart_is_the_same_on_spark_as_on_duckdb(demo: Demo, spark: SparkSe
         assert found.columns == expected.columns, mart
         assert found.height == expected.height, mart
         assert expected.height > 0, mart
-        assert_same(found, expected)
+        # built_at is when each build wrote the row: the two builds ran at other times
+        assert_same(found.drop("built_at", strict=False), expected.drop("built_at", strict=False))
 
 
 def test_the_spark_route_keeps_only_figures_and_map_dimensions_in_duckdb(

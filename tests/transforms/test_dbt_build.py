@@ -21,13 +21,16 @@ from tests.transforms import fixtures
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TRANSFORMS_DIR = PROJECT_ROOT / "transforms"
 DBT = Path(sys.executable).with_name("dbt")
-MARTS = (
-    "fct_activities",
-    "dim_persons",
-    "fct_stage_events",
-    "fct_journeys",
-    "fct_mapping_coverage",
+BUILT_TABLES = (
+    "marts.fct_activities",
+    "intermediate.int_activities_matched_to_stages",
+    "marts.dim_persons",
+    "marts.fct_stage_events",
+    "marts.fct_journeys",
+    "marts.fct_mapping_coverage",
 )
+"""The marts, and the incremental models before them, that an incremental run must leave
+as a full build would."""
 
 
 @dataclass(frozen=True)
@@ -83,16 +86,19 @@ def new_database(path: Path, **split: Any) -> Path:
 
 
 def assert_marts_equal(database: Path, full_build: Path) -> None:
-    """Every mart of ``database`` holds the same rows as in ``full_build``, duplicates counted."""
+    """Every table of :data:`BUILT_TABLES` in ``database`` holds the same rows as in
+    ``full_build``, duplicates counted; ``built_at`` (when a build wrote the row) aside."""
     with duckdb.connect(str(database)) as con:
         con.execute("attach ? as full_build (read_only)", [str(full_build)])
-        for table in MARTS:
+        for table in BUILT_TABLES:
+            columns = [row[0] for row in con.execute(f"describe {table}").fetchall()]
+            rows = "* exclude (built_at)" if "built_at" in columns else "*"
             [(differences,)] = con.execute(
                 f"""
                 select count(*) from (
-                    (select * from marts.{table} except all select * from full_build.marts.{table})
+                    (select {rows} from {table} except all select {rows} from full_build.{table})
                     union all
-                    (select * from full_build.marts.{table} except all select * from marts.{table})
+                    (select {rows} from full_build.{table} except all select {rows} from {table})
                 )
                 """
             ).fetchall()
@@ -451,6 +457,50 @@ def test_refresh_without_a_window_restitches_stored_activities_after_late_identi
     run_dbt_ok(late, tmp_path, "run")
     assert query(late, moved) == [(0,)]
     assert_marts_equal(late, database)
+
+
+def test_an_edited_journey_model_rematches_every_activity_and_drops_stale_matches(
+    database: Path, tmp_path: Path
+) -> None:
+    """An incremental run after a journey model changed (its hash did) matches every stored
+    activity again, with no new activity loaded, and forgets matches of a removed rule."""
+    edited = tmp_path / "edited.duckdb"
+    shutil.copy(database, edited)
+    clicks = (
+        "select count(*) from intermediate.int_activities_matched_to_stages "
+        "where event = 'email_clicked'"
+    )
+    assert query(edited, clicks) != [(0,)]
+    with duckdb.connect(str(edited)) as con:
+        con.execute(
+            "delete from raw.journey_stage_rules "
+            "where stage_id = 'discover' and event_pattern = 'email_clicked'"
+        )
+        con.execute("update raw.journey_models set model_hash = 'edited'")
+    rebuilt = tmp_path / "rebuilt.duckdb"
+    shutil.copy(edited, rebuilt)
+    run_dbt_ok(edited, tmp_path, "run")
+    assert query(edited, clicks) == [(0,)]
+    run_dbt_ok(rebuilt, tmp_path, "run", "--full-refresh")
+    assert_marts_equal(edited, rebuilt)
+
+
+def test_incremental_stage_matching_takes_only_rows_the_stream_wrote_since(
+    database: Path, tmp_path: Path
+) -> None:
+    """Rows fct_activities did not write again keep their matches as they are: a stored match
+    spoiled by hand survives an incremental run that loads nothing new."""
+    spoiled = tmp_path / "spoiled.duckdb"
+    shutil.copy(database, spoiled)
+    marker = (
+        "select count(*) from intermediate.int_activities_matched_to_stages where stage_order = -1"
+    )
+    with duckdb.connect(str(spoiled)) as con:
+        con.execute("update intermediate.int_activities_matched_to_stages set stage_order = -1")
+    run_dbt_ok(spoiled, tmp_path, "run", "--select", "int_activities_matched_to_stages")
+    assert query(spoiled, marker) == query(
+        database, "select count(*) from intermediate.int_activities_matched_to_stages"
+    )
 
 
 def test_incremental_run_without_saved_state_rebuilds_every_person(

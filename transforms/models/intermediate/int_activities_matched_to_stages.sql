@@ -1,8 +1,31 @@
+{#
+    Incremental by activity: a run matches only the activities fct_activities wrote since the
+    last one (new, appended or rebuilt; a rebuilt person's rows may carry a new person key or
+    activity_seq), and delete+insert on event_id replaces their earlier matches. When a
+    journey model was added, removed or changed since, every match is stale: the pre-hook
+    empties the table and every activity is matched again (incremental_state).
+#}
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='delete+insert',
+        unique_key='event_id',
+        on_schema_change='fail',
+        pre_hook="{{ forget_stale_stage_matches() }}",
+        post_hook="{{ save_stage_match_state() }}",
+    )
+}}
+
+{%- set new_activities_only = is_incremental() and not stage_matches_are_stale() %}
+
 with
 
 activities as {{ not_materialized() }} (
 
     select * from {{ ref('fct_activities') }}
+    {%- if new_activities_only %}
+    where built_at > (select built_at from {{ incremental_state('stream') }})
+    {%- endif %}
 
 ),
 

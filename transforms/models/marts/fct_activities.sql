@@ -5,7 +5,7 @@
     stored ones only appends them. delete+insert on event_id also removes the rows an
     identifier had under its previous person key. A run with min_date/max_date takes the
     activities and identity links of that window (and rebuilds); the scheduled refresh passes
-    none and compares with the state the last build saved (activity_stream_state).
+    none and compares with the state the last build saved (incremental_state).
 
     On Spark the stream is rebuilt whole: Parquet tables cannot delete rows, and a rebuild
     equals the incremental result by construction (with Delta or Iceberg, `merge` would do).
@@ -26,7 +26,7 @@
     before the state was kept) they rebuild every person. -#}
 {%- set windowed = var('min_date') or var('max_date') -%}
 {%- set scoped = is_incremental() and (
-    windowed or load_relation(activity_stream_state('loads')) is not none
+    windowed or load_relation(incremental_state('loads')) is not none
 ) %}
 
 with
@@ -81,16 +81,16 @@ persons_to_rebuild as (
 -- is, who has an activity loaded since the last build (new, late-arriving whatever its
 -- timestamp, or re-sent) or whose identifiers now stitch to another person (a late identify
 -- or alias). Both the new and the previous person of a re-stitched identifier are rebuilt.
--- The last build's loads and identities are its saved state (activity_stream_state).
+-- The last build's loads and identities are its saved state (incremental_state).
 last_build_loads as (
 
-    select loaded_at from {{ activity_stream_state('loads') }}
+    select loaded_at from {{ incremental_state('loads') }}
 
 ),
 
 last_build_identities as (
 
-    select * from {{ activity_stream_state('identities') }}
+    select * from {{ incremental_state('identities') }}
 
 ),
 
@@ -254,7 +254,10 @@ final as (
         ) as {{ dbt.type_bigint() }}) as activity_seq,
 
         -- timestamps
-        ts
+        ts,
+        -- when a build last wrote the row: models downstream take the rows written since
+        -- their own last build
+        {{ build_started_at() }} as built_at
 
     from sequenced_activities
 
