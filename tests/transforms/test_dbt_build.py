@@ -338,6 +338,80 @@ def test_stream_check_names_lost_unexplained_doubled_and_misattributed_activitie
     ]
 
 
+STREAM_FAULTS_KEEPING_THE_ROW_COUNT = {
+    "stale person key": (
+        ["update marts.fct_activities set person_key = 'a:stale' where event_id = 'e-u1-1'"],
+        [("e-u1-1", "activity under another person than its identifiers stitch to")],
+    ),
+    "lost row, ghost row": (
+        [
+            "delete from marts.fct_activities where event_id = 'e-a1-1'",
+            "insert into marts.fct_activities by name select 'ghost' as event_id, "
+            "* exclude (event_id) from marts.fct_activities order by event_id limit 1",
+        ],
+        [
+            ("e-a1-1", "staged activity not in fct_activities"),
+            ("ghost", "fct_activities row without a staged activity"),
+        ],
+    ),
+    "lost row, doubled row": (
+        [
+            "delete from marts.fct_activities where event_id = 'e-a1-1'",
+            "insert into marts.fct_activities select * from marts.fct_activities "
+            "where event_id = 'e-u2-1'",
+        ],
+        [
+            ("e-a1-1", "staged activity not in fct_activities"),
+            (None, "an event id is held twice in fct_activities"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(STREAM_FAULTS_KEEPING_THE_ROW_COUNT))
+def test_stream_check_sees_faults_that_keep_the_row_count(
+    database: Path, tmp_path: Path, fault: str
+) -> None:
+    """The check's summary compares counts and a fingerprint of (event id, person) pairs:
+    a fault that keeps the stream's row count must still send it to the join that names it,
+    while a stream that matches staging never pays for that join."""
+    check = "assert_activity_stream_matches_staging"
+    copy = tmp_path / "faulty_stream.duckdb"
+    shutil.copy(database, copy)
+    clean = run_dbt_ok(copy, tmp_path, "test", "--select", check)
+    compiled = next((tmp_path / "target" / "compiled").rglob(f"{check}.sql"))
+    assert [r["status"] for r in clean.results if r["unique_id"].startswith("test.")] == ["pass"]
+    assert "full outer join" not in compiled.read_text()
+
+    statements, problems = STREAM_FAULTS_KEEPING_THE_ROW_COUNT[fault]
+    with duckdb.connect(str(copy)) as con:
+        for statement in statements:
+            con.execute(statement)
+    run = run_dbt(copy, tmp_path, "test", "--select", check, "--store-failures")
+    assert run.returncode != 0
+    assert "full outer join" in compiled.read_text()
+    rows = query(copy, f"select event_id, problem from dbt_test__audit.{check}")
+    assert sorted(rows, key=str) == sorted(problems, key=str)
+
+
+def test_sequence_check_names_a_person_whose_activity_seq_repeats(
+    database: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "repeated_seq.duckdb"
+    shutil.copy(database, copy)
+    check = "assert_activity_seq_unique_per_person"
+    run_dbt_ok(copy, tmp_path, "test", "--select", check)
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "update marts.fct_activities set activity_seq = 1 "
+            "where person_key = 'u:u1' and activity_seq = 2"
+        )
+    run = run_dbt(copy, tmp_path, "test", "--select", check, "--store-failures")
+    assert run.returncode != 0
+    rows = query(copy, f"select person_key, activity_seq, n_rows from dbt_test__audit.{check}")
+    assert rows == [("u:u1", 1, 2)]
+
+
 def test_status_follows_the_as_of_var(database: Path, tmp_path: Path) -> None:
     copy = tmp_path / "as_of.duckdb"
     shutil.copy(database, copy)

@@ -97,6 +97,20 @@
 {%- endmacro %}
 
 
+{#- The sum of a 64-bit hash of the columns over the rows: two sides holding the same rows (as
+    a multiset) have equal sums, and other rows equal sums only by a 64-bit coincidence. -#}
+{% macro fingerprint_sum(columns) -%}
+    {{ return(adapter.dispatch('fingerprint_sum', 'journeymap')(columns)) }}
+{%- endmacro %}
+
+{% macro default__fingerprint_sum(columns) -%}
+    sum(cast(xxhash64({{ columns | join(', ') }}) as decimal(38, 0)))
+{%- endmacro %}
+
+{% macro duckdb__fingerprint_sum(columns) -%}
+    sum(cast(hash({{ columns | join(', ') }}) as hugeint))
+{%- endmacro %}
+
 {#
     Spark SQL (dbt-spark). Spark's string literals treat a backslash as an escape, its
     to_json drops null fields unless told not to, and its recursive CTEs take UNION ALL only.
