@@ -182,7 +182,8 @@ def test_event_resent_in_a_later_file_is_not_duplicated(
 def test_a_file_reports_the_days_of_other_files_copies_of_its_keys(
     con: duckdb.DuckDBPyConnection, tmp_path: Path, earlier_events: int
 ) -> None:
-    """A re-sent key whose first copy is on another day touches that day's partition too.
+    """A re-sent key whose first copy is on another day touches that day's partition too, and
+    the later copy is dropped.
 
     The later file holds 2 of the stage's rows: most of it, or (with earlier events) a small
     share, where the copies are looked for only among the stage rows sharing its keys.
@@ -200,6 +201,15 @@ def test_a_file_reports_the_days_of_other_files_copies_of_its_keys(
     [resent] = [f for f in later.files if f.source_file.endswith("2026-07-05.jsonl")]
     assert resent.event_dates == (DAY, date(2026, 7, 5))
     assert later.other_dates == (DAY,)
+    # the partition's load keeps the first copy (a small share of the stage, too)
+    assert (later.partition.loaded, later.partition.duplicates_dropped) == (1, 1)
+    loaded = con.sql(
+        "select event_id, source_file from raw.product_events where event_id in ('a', 'd')"
+    ).fetchall()
+    assert sorted(loaded) == [
+        ("a", "events/segment/2026-07-03.jsonl"),
+        ("d", "events/segment/2026-07-05.jsonl"),
+    ]
 
 
 def test_late_events_land_in_their_own_day_and_are_reported(
