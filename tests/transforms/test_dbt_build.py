@@ -577,6 +577,22 @@ def test_incremental_stage_matching_takes_only_rows_the_stream_wrote_since(
     )
 
 
+def test_a_stream_built_by_an_earlier_version_asks_for_a_full_refresh(
+    database: Path, tmp_path: Path
+) -> None:
+    """The README's upgrade step: an incremental run refuses a stream without built_at (as an
+    earlier version built it) and says to rebuild; --full-refresh does, as a full build."""
+    old = tmp_path / "old_stream.duckdb"
+    shutil.copy(database, old)
+    with duckdb.connect(str(old)) as con:
+        con.execute("alter table marts.fct_activities drop column built_at")
+    refused = run_dbt(old, tmp_path, "run")
+    assert refused.returncode != 0
+    assert "full_refresh" in refused.output
+    run_dbt_ok(old, tmp_path, "run", "--full-refresh")
+    assert_marts_equal(old, database)
+
+
 def test_incremental_run_without_saved_state_rebuilds_every_person(
     database: Path, tmp_path: Path
 ) -> None:
