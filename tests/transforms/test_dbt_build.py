@@ -489,6 +489,29 @@ def test_refresh_without_a_window_rebuilds_a_person_whose_stored_event_is_resent
     assert_marts_equal(resent, rebuilt)
 
 
+def test_refresh_without_a_window_keeps_the_first_copy_of_an_event_resent_in_a_later_load(
+    database: Path, tmp_path: Path
+) -> None:
+    """A copy of a stored event in a later load (raw tables written by another loader) is
+    ranked against the stored one: the copied ids are counted for the new load's ids."""
+    resent = tmp_path / "copied.duckdb"
+    shutil.copy(database, resent)
+    with duckdb.connect(str(resent)) as con:
+        con.execute(
+            "insert into raw.product_events select * replace ("
+            "'events/segment/zz-later.jsonl' as source_file, "
+            "loaded_at + interval 1 day as loaded_at) "
+            "from raw.product_events where event_id = 'e-u1-1'"
+        )
+    rebuilt = tmp_path / "copied_rebuilt.duckdb"
+    shutil.copy(resent, rebuilt)
+    run_dbt_ok(resent, tmp_path, "build", "--exclude-resource-type", "unit_test")
+    copied = "select event_id from staging.stg_product__copied_event_ids"
+    assert ("e-u1-1",) in query(resent, copied)
+    run_dbt_ok(rebuilt, tmp_path, "run", "--full-refresh")
+    assert_marts_equal(resent, rebuilt)
+
+
 def test_refresh_without_a_window_picks_up_late_rows_and_equals_full_rebuild(
     database: Path, tmp_path: Path
 ) -> None:

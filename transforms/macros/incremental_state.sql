@@ -52,6 +52,17 @@
 {%- endmacro %}
 
 
+{#- Post-hook: the newest loaded_at of a raw table, as incremental_state('loads'): the next
+    incremental run takes the rows loaded since. DuckDB only. -#}
+{% macro save_newest_load(relation) -%}
+    {%- if target.type != 'spark' -%}
+    create schema if not exists {{ incremental_state('loads').without_identifier() }};
+    create or replace table {{ incremental_state('loads') }} as
+        select max(loaded_at) as loaded_at from {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {#- The raw tables int_activities_unioned reads. -#}
 {% macro activity_source_tables() -%}
     {{ return([
