@@ -116,6 +116,24 @@ def load_held_back_rows(database: Path) -> None:
         con.execute("drop table raw.held_back")
 
 
+def changed_copy_rebuilt_both_ways(
+    database: Path, tmp_path: Path, name: str, statements: list[str], *dbt_args: str
+) -> Path:
+    """A copy of ``database`` changed by ``statements``, then built incrementally (``dbt_args``,
+    default ``run``); asserts it equals the same copy rebuilt with ``--full-refresh``."""
+    changed = tmp_path / f"{name}.duckdb"
+    shutil.copy(database, changed)
+    with duckdb.connect(str(changed)) as con:
+        for statement in statements:
+            con.execute(statement)
+    rebuilt = tmp_path / f"{name}_rebuilt.duckdb"
+    shutil.copy(changed, rebuilt)
+    run_dbt_ok(changed, tmp_path, *(dbt_args or ("run",)))
+    run_dbt_ok(rebuilt, tmp_path, "run", "--full-refresh")
+    assert_marts_equal(changed, rebuilt)
+    return changed
+
+
 def query(database: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(database), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -475,18 +493,15 @@ def test_refresh_without_a_window_rebuilds_a_person_whose_stored_event_is_resent
 ) -> None:
     """A stored event sent again with a later timestamp, after all its person's others, is not
     an append: the person is rebuilt, so activity_seq keeps no gap where the old copy was."""
-    resent = tmp_path / "resent.duckdb"
-    shutil.copy(database, resent)
-    with duckdb.connect(str(resent)) as con:
-        con.execute(
+    changed_copy_rebuilt_both_ways(
+        database,
+        tmp_path,
+        "resent",
+        [
             "update raw.product_events set ts = timestamp '2026-06-01', "
             "loaded_at = loaded_at + interval 1 day where event_id = 'e-u1-1'"
-        )
-    run_dbt_ok(resent, tmp_path, "run")
-    rebuilt = tmp_path / "rebuilt.duckdb"
-    shutil.copy(resent, rebuilt)
-    run_dbt_ok(rebuilt, tmp_path, "run", "--full-refresh")
-    assert_marts_equal(resent, rebuilt)
+        ],
+    )
 
 
 def test_refresh_without_a_window_keeps_the_first_copy_of_an_event_resent_in_a_later_load(
@@ -494,22 +509,22 @@ def test_refresh_without_a_window_keeps_the_first_copy_of_an_event_resent_in_a_l
 ) -> None:
     """A copy of a stored event in a later load (raw tables written by another loader) is
     ranked against the stored one: the copied ids are counted for the new load's ids."""
-    resent = tmp_path / "copied.duckdb"
-    shutil.copy(database, resent)
-    with duckdb.connect(str(resent)) as con:
-        con.execute(
+    resent = changed_copy_rebuilt_both_ways(
+        database,
+        tmp_path,
+        "copied",
+        [
             "insert into raw.product_events select * replace ("
             "'events/segment/zz-later.jsonl' as source_file, "
             "loaded_at + interval 1 day as loaded_at) "
             "from raw.product_events where event_id = 'e-u1-1'"
-        )
-    rebuilt = tmp_path / "copied_rebuilt.duckdb"
-    shutil.copy(resent, rebuilt)
-    run_dbt_ok(resent, tmp_path, "build", "--exclude-resource-type", "unit_test")
+        ],
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+    )
     copied = "select event_id from staging.stg_product__copied_event_ids"
     assert ("e-u1-1",) in query(resent, copied)
-    run_dbt_ok(rebuilt, tmp_path, "run", "--full-refresh")
-    assert_marts_equal(resent, rebuilt)
 
 
 def test_refresh_without_a_window_picks_up_late_rows_and_equals_full_rebuild(
@@ -561,25 +576,22 @@ def test_an_edited_journey_model_rematches_every_activity_and_drops_stale_matche
 ) -> None:
     """An incremental run after a journey model changed (its hash did) matches every stored
     activity again, with no new activity loaded, and forgets matches of a removed rule."""
-    edited = tmp_path / "edited.duckdb"
-    shutil.copy(database, edited)
     clicks = (
         "select count(*) from intermediate.int_activities_matched_to_stages "
         "where event = 'email_clicked'"
     )
-    assert query(edited, clicks) != [(0,)]
-    with duckdb.connect(str(edited)) as con:
-        con.execute(
+    assert query(database, clicks) != [(0,)]
+    edited = changed_copy_rebuilt_both_ways(
+        database,
+        tmp_path,
+        "edited",
+        [
             "delete from raw.journey_stage_rules "
-            "where stage_id = 'discover' and event_pattern = 'email_clicked'"
-        )
-        con.execute("update raw.journey_models set model_hash = 'edited'")
-    rebuilt = tmp_path / "rebuilt.duckdb"
-    shutil.copy(edited, rebuilt)
-    run_dbt_ok(edited, tmp_path, "run")
+            "where stage_id = 'discover' and event_pattern = 'email_clicked'",
+            "update raw.journey_models set model_hash = 'edited'",
+        ],
+    )
     assert query(edited, clicks) == [(0,)]
-    run_dbt_ok(rebuilt, tmp_path, "run", "--full-refresh")
-    assert_marts_equal(edited, rebuilt)
 
 
 def test_incremental_stage_matching_takes_only_rows_the_stream_wrote_since(

@@ -41,24 +41,24 @@
     create schema if not exists {{ incremental_state('identities').without_identifier() }};
     create or replace table {{ incremental_state('identities') }} as
         select identifier_type, identifier, person_key from {{ ref('int_identities_stitched') }};
-    create or replace table {{ incremental_state('loads') }} as
-        select max(loaded_at) as loaded_at from (
-            {%- for table in activity_source_tables() %}
-            {% if not loop.first %}union all {% endif -%}
-            select max(loaded_at) as loaded_at from {{ table }}
-            {%- endfor %}
-        ) as newest_loads
+    {{ save_newest_load(activity_source_tables()) }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- Post-hook: the newest loaded_at of a raw table, as incremental_state('loads'): the next
-    incremental run takes the rows loaded since. DuckDB only. -#}
-{% macro save_newest_load(relation) -%}
+{#- The newest loaded_at of some raw tables, as incremental_state('loads'): the next
+    incremental run takes the rows loaded since. A post-hook of its own for a model over one
+    raw table (stg_product__copied_event_ids). DuckDB only. -#}
+{% macro save_newest_load(relations) -%}
     {%- if target.type != 'spark' -%}
     create schema if not exists {{ incremental_state('loads').without_identifier() }};
     create or replace table {{ incremental_state('loads') }} as
-        select max(loaded_at) as loaded_at from {{ relation }}
+        select max(loaded_at) as loaded_at from (
+            {%- for relation in relations %}
+            {% if not loop.first %}union all {% endif -%}
+            select max(loaded_at) as loaded_at from {{ relation }}
+            {%- endfor %}
+        ) as newest_loads
     {%- endif -%}
 {%- endmacro %}
 

@@ -16,7 +16,7 @@
         incremental_strategy='delete+insert',
         unique_key='event_id',
         on_schema_change='fail',
-        post_hook="{{ save_newest_load(source('product', 'product_events')) }}",
+        post_hook="{{ save_newest_load([source('product', 'product_events')]) }}",
     )
 }}
 
