@@ -99,7 +99,7 @@ condition_checks as (
             'conditions.op',
             rule_condition_holds(
                 'conditions.op',
-                'attributes.value_text',
+                'persona_attributes.value_text',
                 'conditions.value_text',
                 'conditions.value_number',
             ),
@@ -107,9 +107,11 @@ condition_checks as (
 
     from profiles
     cross join conditions
-    left join attributes
-        on profiles.person_key = attributes.person_key
-        and conditions.property = attributes.attribute
+    -- the persona attributes hold every attribute a condition names: the same matches as all
+    -- attributes, from a smaller table to hash (8 of 20M rows at 50M events)
+    left join persona_attributes
+        on profiles.person_key = persona_attributes.person_key
+        and conditions.property = persona_attributes.attribute
     group by 1, 2, 3, 4, 5
 
 ),

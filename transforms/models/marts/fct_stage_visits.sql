@@ -46,18 +46,16 @@ final as (
         visits.visited_at,
         visits.last_activity_at,
         lead(visits.visited_at) over (
-            partition by visits.person_key, visits.journey_id, visits.attempt_number
+            partition by visits.attempt_key
             order by visits.visit_number
         ) as next_visit_at,
-        attempts.attempt_key,
+        visits.attempt_key,
         attempts.entered_at as attempt_entered_at,
         least(attempts.window_closes_at, attempts.as_of_at) as attempt_closes_at
 
     from visits
     inner join attempts
-        on visits.person_key = attempts.person_key
-        and visits.journey_id = attempts.journey_id
-        and visits.attempt_number = attempts.attempt_number
+        on visits.attempt_key = attempts.attempt_key
     left join personas
         on visits.person_key = personas.person_key
         and visits.journey_id = personas.journey_id
@@ -65,4 +63,5 @@ final as (
 )
 
 select * from final
-order by person_key, journey_id, attempt_number, visit_number
+-- attempt_key numbers the attempts in (person_key, journey_id, attempt_number) order
+order by attempt_key, visit_number
