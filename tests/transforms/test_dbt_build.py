@@ -307,20 +307,33 @@ def test_activity_after_window_close_is_outside_the_attempt(database: Path) -> N
 
 
 def test_mapping_coverage_counts_unmatched_activities(database: Path) -> None:
-    unmatched = {
-        row["event_id"]
-        for row in records(
-            database,
-            "select event_id, event, activity_source, properties from marts.fct_activities",
+    """Per source: activities, unmatched ones and the top unmatched event names with counts
+    (most first, ties by name), from the reference evaluator over every activity."""
+    activities = records(
+        database, "select event_id, event, activity_source, properties from marts.fct_activities"
+    )
+    expected = {}
+    for source in {row["activity_source"] for row in activities}:
+        rows = [row for row in activities if row["activity_source"] == source]
+        unmatched: dict[str, int] = {}
+        for row in rows:
+            if _oracle_stage(row) is None:
+                unmatched[row["event"]] = unmatched.get(row["event"], 0) + 1
+        top = sorted(unmatched.items(), key=lambda item: (-item[1], item[0]))[:10]
+        expected[(fixtures.JOURNEY, source)] = (
+            len(rows),
+            sum(unmatched.values()),
+            ", ".join(f"{event} ({n})" for event, n in top) or None,
         )
-        if _oracle_stage(row) is None
-    }
     rows = query(
         database,
-        "select sum(n_unmatched_activities), sum(n_activities) from marts.fct_mapping_coverage",
+        "select journey_id, activity_source, n_activities, n_unmatched_activities, "
+        "top_unmatched_events from marts.fct_mapping_coverage",
     )
-    total = query(database, "select count(*) from marts.fct_activities")[0][0]
-    assert rows == [(len(unmatched), total)]
+    assert {(journey, source): rest for journey, source, *rest in rows} == {
+        key: list(value) for key, value in expected.items()
+    }
+    assert sum(n for _, n, _ in expected.values()) > 0
 
 
 def test_stream_check_names_lost_unexplained_doubled_and_misattributed_activities(

@@ -6,12 +6,9 @@ links as (
 
 ),
 
--- each activity's identifiers, read once for all three kinds below: distinct combinations are
--- a sixth of the activities, where the activities themselves were kept for three reads
 activity_identifiers as (
 
-    select distinct user_id, anonymous_id, contact_id
-    from {{ ref('int_activities_unioned') }}
+    select * from {{ ref('int_activity_identifiers') }}
 
 ),
 

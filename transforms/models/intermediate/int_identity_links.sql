@@ -6,9 +6,9 @@ identifies as (
 
 ),
 
-activities as (
+activity_identifiers as (
 
-    select * from {{ ref('int_activities_unioned') }}
+    select * from {{ ref('int_activity_identifiers') }}
 
 ),
 
@@ -20,7 +20,7 @@ contacts as (
 
 known_user_ids as (
 
-    select user_id from activities where user_id is not null
+    select user_id from activity_identifiers where user_id is not null
     union
     select user_id from identifies where user_id is not null
     union

@@ -25,20 +25,50 @@ journeys as (
 
 ),
 
-activities_per_journey as (
+-- Counted per event name on each side and subtracted, instead of joining every activity with
+-- the matches (50M x 16M rows at 50M events: 4.8 s, against 0.6 s): each match is one
+-- activity's, with its event and source (int_activities_matched_to_stages is built from
+-- fct_activities, one row per event id and journey).
+event_counts as (
+
+    select
+        activity_source,
+        event,
+        count(*) as n_activities
+
+    from activities
+    group by 1, 2
+
+),
+
+matched_event_counts as (
+
+    select
+        journey_id,
+        activity_source,
+        event,
+        count(*) as n_matched_activities
+
+    from matched_activities
+    group by 1, 2, 3
+
+),
+
+events_per_journey as (
 
     select
         journeys.journey_id,
-        activities.event_id,
-        activities.activity_source,
-        activities.event,
-        matched_activities.event_id is not null as is_matched
+        event_counts.activity_source,
+        event_counts.event,
+        event_counts.n_activities,
+        coalesce(matched_event_counts.n_matched_activities, 0) as n_matched_activities
 
     from journeys
-    cross join activities
-    left join matched_activities
-        on journeys.journey_id = matched_activities.journey_id
-        and activities.event_id = matched_activities.event_id
+    cross join event_counts
+    left join matched_event_counts
+        on journeys.journey_id = matched_event_counts.journey_id
+        and event_counts.activity_source = matched_event_counts.activity_source
+        and event_counts.event = matched_event_counts.event
 
 ),
 
@@ -48,15 +78,14 @@ unmatched_events as (
         journey_id,
         activity_source,
         event,
-        count(*) as n_activities,
+        n_activities - n_matched_activities as n_activities,
         row_number() over (
             partition by journey_id, activity_source
-            order by count(*) desc, event
+            order by n_activities - n_matched_activities desc, event
         ) as event_rank
 
-    from activities_per_journey
-    where not is_matched
-    group by 1, 2, 3
+    from events_per_journey
+    where n_activities > n_matched_activities
 
 ),
 
@@ -82,11 +111,11 @@ coverage as (
     select
         journey_id,
         activity_source,
-        count(*) as n_activities,
-        cast(sum(case when is_matched then 1 else 0 end) as {{ dbt.type_bigint() }}) as n_matched_activities,
-        cast(sum(case when is_matched then 0 else 1 end) as {{ dbt.type_bigint() }}) as n_unmatched_activities
+        cast(sum(n_activities) as {{ dbt.type_bigint() }}) as n_activities,
+        cast(sum(n_matched_activities) as {{ dbt.type_bigint() }}) as n_matched_activities,
+        cast(sum(n_activities - n_matched_activities) as {{ dbt.type_bigint() }}) as n_unmatched_activities
 
-    from activities_per_journey
+    from events_per_journey
     group by 1, 2
 
 ),
